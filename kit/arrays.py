@@ -65,6 +65,7 @@ def check_unique(name: str, values: Any) -> np.ndarray:
     uniq, counts = np.unique(a, return_counts=True)
     if (counts > 1).any():
         dup = uniq[counts > 1][0]
+        dup = dup.item() if isinstance(dup, np.generic) else dup
         raise DataError(f"{name} holds the duplicate value {dup!r} ({counts[counts > 1][0]} times)")
     return a
 

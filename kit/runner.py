@@ -1,0 +1,221 @@
+"""Execute the book's notebooks with papermill: parameter files, validation, caching.
+
+A parameter file is YAML with these keys (all optional)::
+
+    description: one line saying what the profile is for
+    notebooks: [01_matching_by_hand, 05_matching]   # default: every notebook, in order
+    parameters: {smoke: false, seed: 0}             # for every notebook that declares them
+    notebook_parameters:                            # for one notebook
+      05_matching: {beta: 0.25}
+
+Every parameter must be declared in the ``parameters`` cell of a notebook it is sent to; a parameter that
+no chosen notebook declares, an unknown notebook name or malformed YAML is an error raised before anything
+is written. ``cache_dir`` and ``out_dir`` are filled in by the runner for notebooks that declare them.
+Executed copies go to the run folder; the sources are never written. A notebook whose source, parameters
+and kit code are unchanged since its last execution into the same folder is not executed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kit.errors import ConfigError
+from kit.io import atomic_path
+
+TOP_LEVEL_KEYS = {"description", "notebooks", "parameters", "notebook_parameters"}
+RUNNER_PARAMETERS = ("cache_dir", "out_dir")
+
+
+def find_root(start: str | os.PathLike | None = None) -> Path:
+    """The project folder (holding ``_toc.yml`` and ``notebooks/``): from ``start`` (default: the working
+    folder) upwards, else the folder above the installed ``kit`` package."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents, Path(__file__).resolve().parent.parent):
+        if (folder / "_toc.yml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    raise ConfigError(f"no sae-concept-kit project (a folder with _toc.yml and notebooks/) at or above {here}")
+
+
+def list_notebooks(root: Path) -> dict[str, Path]:
+    """Notebook name (``01_matching_by_hand``) → its ``.ipynb`` source, in book order."""
+    return {p.stem: p for p in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """The parameters (name → default) of a notebook's ``parameters`` cell."""
+    import papermill
+
+    return {name: info.get("default") for name, info in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def load_params(path: str | os.PathLike) -> dict:
+    """Read and check the shape of a YAML parameter file (not yet against the notebooks)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read the parameter file {path}: {e.strerror or e}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: malformed YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    doc = {} if doc is None else doc
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: a parameter file must be a YAML mapping, got {type(doc).__name__}")
+    unknown = set(doc) - TOP_LEVEL_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(TOP_LEVEL_KEYS)}")
+    for key in ("parameters", "notebook_parameters"):
+        if not isinstance(doc.get(key, {}) or {}, dict):
+            raise ConfigError(f"{path}: '{key}' must be a mapping")
+    nbs = doc.get("notebooks")
+    if nbs is not None and not (isinstance(nbs, list) and all(isinstance(n, str) for n in nbs)):
+        raise ConfigError(f"{path}: 'notebooks' must be a list of notebook names")
+    for name, params in (doc.get("notebook_parameters") or {}).items():
+        if not isinstance(params, dict):
+            raise ConfigError(f"{path}: notebook_parameters.{name} must be a mapping")
+    doc["source"] = str(path)
+    return doc
+
+
+@dataclass
+class Step:
+    """One notebook to execute with its parameters."""
+
+    name: str
+    source: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def plan(doc: dict, root: Path, only: list[str] | None = None, overrides: dict | None = None) -> list[Step]:
+    """Check a parameter document against the notebooks; return the steps in book order.
+
+    only: restrict to these notebook names; overrides: parameters for every notebook (command line ``-p``).
+    """
+    available = list_notebooks(root)
+    source = doc.get("source", "parameters")
+    names = doc.get("notebooks") or list(available)
+    if only:
+        names = [n for n in names if n in only] + [n for n in only if n not in names]
+    unknown = [n for n in names if n not in available]
+    unknown += [n for n in (doc.get("notebook_parameters") or {}) if n not in available]
+    if unknown:
+        raise ConfigError(f"{source}: unknown notebook(s) {sorted(set(unknown))}; known: {sorted(available)}")
+    common = {**(doc.get("parameters") or {}), **(overrides or {})}
+    per = doc.get("notebook_parameters") or {}
+    steps, used = [], set()
+    for name in sorted(names, key=list(available).index):
+        declared = declared_parameters(available[name])
+        params = {k: v for k, v in common.items() if k in declared}
+        used |= set(params)
+        own = per.get(name, {})
+        bad = sorted(set(own) - set(declared))
+        if bad:
+            raise ConfigError(f"{source}: notebook {name} has no parameter(s) {bad}; it declares {sorted(declared)}")
+        params.update(own)
+        steps.append(Step(name, available[name], params))
+    unused = sorted(set(common) - used)
+    if unused:
+        raise ConfigError(f"{source}: no chosen notebook declares the parameter(s) {unused}")
+    return steps
+
+
+def _kit_digest() -> str:
+    """A hash of the kit's own source code, so that changed code re-executes the notebooks."""
+    h = hashlib.sha256()
+    for p in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _step_digest(step: Step, kit_digest: str) -> str:
+    h = hashlib.sha256(step.source.read_bytes())
+    h.update(json.dumps(step.parameters, sort_keys=True, default=str).encode())
+    h.update(kit_digest.encode())
+    return h.hexdigest()
+
+
+def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.PathLike,
+            kernel: str = "python3", force: bool = False, log=print) -> list[Path]:
+    """Execute ``steps`` into ``out_dir`` (one executed ``.ipynb`` each); return their paths.
+
+    Each executed notebook is written atomically and stamped with a digest of its inputs; an up-to-date
+    one is skipped unless ``force``. A failing notebook stops the run with papermill's error.
+    """
+    import nbformat
+    import papermill
+
+    out_dir = Path(out_dir).resolve()
+    cache_dir = Path(cache_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    kit_digest = _kit_digest()
+    outputs = []
+    for step in steps:
+        declared = declared_parameters(step.source)
+        params = dict(step.parameters)
+        if "cache_dir" in declared:
+            params.setdefault("cache_dir", str(cache_dir))
+        if "out_dir" in declared:
+            params.setdefault("out_dir", str(out_dir / step.name))
+        target = out_dir / f"{step.name}.ipynb"
+        digest = _step_digest(Step(step.name, step.source, params), kit_digest)
+        if not force and target.is_file():
+            stamp = nbformat.read(target, as_version=4).metadata.get("kit", {}).get("digest")
+            if stamp == digest:
+                log(f"[kit] {step.name}: up to date")
+                outputs.append(target)
+                continue
+        log(f"[kit] {step.name}: executing with {params}")
+        with atomic_path(target) as tmp:
+            papermill.execute_notebook(str(step.source), str(tmp.with_suffix(".ipynb")), parameters=params,
+                                       kernel_name=kernel, cwd=str(step.source.parent), progress_bar=False)
+            nb = nbformat.read(tmp.with_suffix(".ipynb"), as_version=4)
+            nb.metadata["kit"] = {"digest": digest, "parameters": params}
+            nbformat.write(nb, tmp)
+        outputs.append(target)
+    return outputs
+
+
+def build_book(root: Path, executed: list[Path], out_dir: Path, log=print) -> Path:
+    """Build the HTML book from the executed notebooks (warnings are errors); return its index.html.
+
+    The book's sources (``_config.yml``, ``_toc.yml``, ``book/``) and the executed notebooks are staged in
+    ``out_dir/site_src`` so the notebook sources are never touched; the HTML goes to ``out_dir/html``.
+    """
+    out_dir = Path(out_dir).resolve()
+    stage = out_dir / "site_src"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage / name)
+    shutil.copytree(root / "book", stage / "book")
+    (stage / "notebooks").mkdir()
+    for nb in executed:
+        shutil.copy2(nb, stage / "notebooks" / nb.name)
+    html = out_dir / "html"
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(out_dir / "jb"),
+           "--builder", "html", "-W", "-n", "--keep-going"]
+    log("[kit] " + " ".join(cmd))
+    proc = subprocess.run(cmd, cwd=stage, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-8000:] + proc.stderr[-8000:])
+        raise ConfigError(f"jupyter-book build failed (exit {proc.returncode}); see the messages above")
+    built = out_dir / "jb" / "_build" / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    os.replace(built, html)
+    return html / "index.html"
