@@ -141,7 +141,7 @@ def check_pairs(
             raise DataError(f"{what}: {name} must hold integer concept indices, got dtype {a.dtype}")
     old = old.astype(np.int64)
     new = new.astype(np.int64)
-    ids = list(range(p)) if pair_ids is None else list(pair_ids)
+    ids = list(range(p)) if pair_ids is None else np.asarray(pair_ids).tolist()
 
     def fail(mask: np.ndarray, msg: str) -> None:
         if mask.any():

@@ -1,0 +1,217 @@
+"""Parameter sweeps: one notebook executed over a grid, locally in parallel processes or on Slurm.
+
+A grid file is YAML::
+
+    notebook: 09_dictionary_size       # the notebook executed once per grid cell
+    parameters: {smoke: false}         # the same for every cell
+    grid:                              # the cartesian product of these lists
+      family: [topk, batchtopk]
+      dict_size: [128, 256, 512]
+      seed: [0, 1, 2]
+    executor: local                    # or slurm (through submitit)
+    workers: 2                         # local parallel processes
+    slurm: {timeout_min: 60, gpus_per_node: 1}   # submitit parameters, for executor: slurm
+
+Each cell runs into ``OUT/cells/<cell>/``; a notebook that declares ``out_dir`` writes its results file(s)
+(``*.json`` in the kit's results format) there. ``OUT/status.json`` records every cell as done or failed (with
+the error); running the sweep again skips the cells that are done and retries the others. At the end the
+results of all done cells are gathered into one tidy table, ``OUT/results.csv`` and ``OUT/results.json``
+(with the grid as configuration), each row carrying its cell's grid parameters.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kit.errors import ConfigError, KitError
+from kit.io import write_text
+
+GRID_KEYS = {"notebook", "parameters", "grid", "executor", "workers", "slurm", "description"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: its id (a readable slug) and its parameters."""
+
+    id: str
+    parameters: dict
+
+
+def _slug(params: dict) -> str:
+    return "-".join(f"{k}={v}" for k, v in params.items()).replace("/", "_").replace(" ", "")
+
+
+def load_grid(path: str | os.PathLike) -> dict:
+    """Read and check a grid file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read the grid file {path}: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: a grid file must be a YAML mapping")
+    unknown = set(doc) - GRID_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(GRID_KEYS)}")
+    if not isinstance(doc.get("notebook"), str):
+        raise ConfigError(f"{path}: 'notebook' must name one notebook")
+    grid = doc.get("grid")
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"{path}: 'grid' must map parameter names to lists of values")
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{path}: grid.{name} must be a non-empty list")
+    if doc.get("executor", "local") not in ("local", "slurm"):
+        raise ConfigError(f"{path}: executor must be 'local' or 'slurm', got {doc['executor']!r}")
+    workers = doc.get("workers", 1)
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"{path}: workers must be a positive integer, got {workers!r}")
+    doc["source"] = str(path)
+    return doc
+
+
+def cells(doc: dict) -> list[Cell]:
+    """The grid's cells in a fixed order (the cartesian product, first key slowest)."""
+    grid = doc["grid"]
+    names = list(grid)
+    out = []
+    for values in itertools.product(*(grid[n] for n in names)):
+        params = dict(zip(names, values))
+        out.append(Cell(_slug(params), {**(doc.get("parameters") or {}), **params}))
+    return out
+
+
+def _run_cell(root: str, notebook: str, cell: Cell, out: str, cache: str, kernel: str) -> tuple[str, str | None]:
+    """Execute one cell (in a worker process); return (cell id, error or None)."""
+    from kit.runner import Step, execute, list_notebooks
+
+    try:
+        step = Step(notebook, list_notebooks(Path(root))[notebook], dict(cell.parameters))
+        cell_dir = Path(out) / "cells" / cell.id
+        execute([step], cell_dir, cache, kernel=kernel, log=lambda *_: None)
+        return cell.id, None
+    except Exception as e:  # recorded in status.json, the sweep goes on
+        return cell.id, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+
+
+def _check(doc: dict, root: Path) -> list[Cell]:
+    from kit.runner import declared_parameters, list_notebooks
+
+    available = list_notebooks(root)
+    if doc["notebook"] not in available:
+        raise ConfigError(f"{doc['source']}: unknown notebook {doc['notebook']!r}; known: {sorted(available)}")
+    declared = declared_parameters(available[doc["notebook"]])
+    grid_cells = cells(doc)
+    bad = sorted(set(grid_cells[0].parameters) - set(declared))
+    if bad:
+        raise ConfigError(f"{doc['source']}: notebook {doc['notebook']} has no parameter(s) {bad}")
+    return grid_cells
+
+
+def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "python3", log=print):
+    """Execute every cell not yet done; gather the results. Returns the results DataFrame."""
+    grid_cells = _check(doc, root)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    status_path = out / "status.json"
+    status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+    todo = [c for c in grid_cells if status.get(c.id, {}).get("state") != "done"]
+    log(f"[kit] sweep {doc['notebook']}: {len(grid_cells)} cells, {len(grid_cells) - len(todo)} done, "
+        f"{len(todo)} to run")
+    args = [(str(root), doc["notebook"], c, str(out), str(cache), kernel) for c in todo]
+    if doc.get("executor", "local") == "slurm":
+        results = _run_slurm(args, out, doc.get("slurm") or {})
+    elif doc.get("workers", 1) > 1 and len(args) > 1:
+        with ProcessPoolExecutor(max_workers=doc["workers"]) as pool:
+            results = list(pool.map(_run_cell, *zip(*args)))
+    else:
+        results = [_run_cell(*a) for a in args]
+    for cell_id, error in results:
+        status[cell_id] = {"state": "failed", "error": error} if error else {"state": "done"}
+        log(f"[kit]   {cell_id}: {'FAILED' if error else 'done'}")
+    write_text(status_path, json.dumps(status, indent=1))
+    table = gather(out, grid_cells, status, doc)
+    failed = [c for c, s in status.items() if s["state"] != "done"]
+    if failed:
+        log(f"[kit] {len(failed)} cell(s) failed (see {status_path}); run the sweep again to retry them")
+    return table
+
+
+def _run_slurm(args: list[tuple], out: Path, slurm: dict[str, Any]):
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError("executor: slurm needs submitit (pip install 'sae-concept-kit[extras]')") from None
+    executor = submitit.AutoExecutor(folder=str(out / "slurm"))
+    executor.update_parameters(**slurm)
+    jobs = executor.map_array(_run_cell, *zip(*args)) if args else []
+    return [job.result() for job in jobs]
+
+
+def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):
+    """One tidy table of every done cell's results files, with the cell's grid parameters as columns."""
+    import pandas as pd
+
+    from kit.results import load_results, save_results
+
+    frames = []
+    for cell in grid_cells:
+        if status.get(cell.id, {}).get("state") != "done":
+            continue
+        for path in sorted((out / "cells" / cell.id).rglob("*.json")):
+            try:
+                df, _ = load_results(path)
+            except KitError:
+                continue  # not a results file
+            for k, v in cell.parameters.items():
+                if k not in df.columns:
+                    df[k] = v
+            df["cell"] = cell.id
+            frames.append(df)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    from kit.io import atomic_path
+
+    with atomic_path(out / "results.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    save_results(out / "results.json", table.to_dict("records"),
+                 {k: v for k, v in doc.items() if k != "source"} | {"grid_file": doc["source"]})
+    return table
+
+
+def cmd_sweep(args) -> int:
+    from kit.runner import find_root
+
+    root = find_root()
+    doc = load_grid(args.grid)
+    out = Path(args.out) if args.out else root / "runs" / f"sweep-{Path(args.grid).stem}"
+    cache = Path(args.cache_dir) if args.cache_dir else root / ".cache"
+    if args.workers:
+        doc["workers"] = args.workers
+    _check(doc, root)
+    table = run_sweep(doc, root, out, cache, kernel=args.kernel)
+    print(f"[kit] {len(table)} result rows in {out / 'results.csv'}")
+    status = json.loads((out / "status.json").read_text())
+    return 1 if any(s["state"] != "done" for s in status.values()) else 0
+
+
+def register(subparsers) -> None:
+    """Add ``kit sweep GRID.yaml``."""
+    p = subparsers.add_parser("sweep", help="execute one notebook over a parameter grid (local processes or Slurm)",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("grid", metavar="GRID.yaml", help="the grid file")
+    p.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/sweep-<grid name>/)")
+    p.add_argument("--cache-dir", metavar="DIR", help="shared cache (default: .cache/)")
+    p.add_argument("--workers", type=int, help="local parallel processes (overrides the grid file)")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    p.set_defaults(func=cmd_sweep)

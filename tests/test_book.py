@@ -1,0 +1,111 @@
+"""The built book, tested as a web page: build it from smoke runs, open every page in headless Chromium.
+
+Checks: every table-of-contents entry became a page; pages load without console errors; images and figures
+render; internal links resolve; solution toggles open. Chromium is Debian's (installed by `make test`);
+playwright drives it. Without a browser the browser checks are skipped, except under CI where they fail.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.xdist_group("book")
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    cache = tmp_path_factory.getbasetemp().parent / "kit-cache"
+    r = subprocess.run([sys.executable, "-m", "kit", "book", "--profile", "smoke", "--out", str(out),
+                        "--cache-dir", str(cache)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return out / "html"
+
+
+def test_every_toc_entry_is_a_page_with_executed_outputs(book):
+    for entry in _toc_files():
+        assert (book / f"{entry}.html").is_file(), entry
+    for entry in _toc_files():
+        if entry.startswith("notebooks/"):
+            html = (book / f"{entry}.html").read_text()
+            assert "cell_output" in html, f"{entry} shows no executed output"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing on CI; `make test` installs it")
+        pytest.skip("no Chromium on this machine (make test installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--allow-file-access-from-files"])
+        yield b
+        b.close()
+
+
+def _open(browser, path):
+    """Open a page offline: requests to other hosts (MathJax's CDN) get an empty answer instead of a
+    network error, since this machine has no internet; every other console error is recorded."""
+    page = browser.new_page()
+    errors = []
+    page.route(re.compile(r"^https?://"), lambda route: route.fulfill(status=200, body=""))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri(), wait_until="load")
+    return page, errors
+
+
+def test_pages_load_cleanly_render_images_and_links_resolve(book, browser):
+    for entry in _toc_files():
+        path = book / f"{entry}.html"
+        page, errors = _open(browser, path)
+        page.wait_for_timeout(200)
+        assert not errors, f"{entry}: console errors {errors}"
+        broken = page.eval_on_selector_all(
+            "img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).map(e => e.src)")
+        assert not broken, f"{entry}: images that did not render {broken}"
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
+            url = urlparse(href)
+            if url.scheme or href.startswith(("#", "mailto:")):
+                continue
+            target = (path.parent / unquote(url.path)).resolve()
+            assert target.exists(), f"{entry}: link {href!r} points at a missing file"
+        page.close()
+
+
+def test_notebook_figures_render(book, browser):
+    page, _ = _open(browser, book / "notebooks" / "01_matching_by_hand.html")
+    sizes = page.eval_on_selector_all(".cell_output img", "els => els.map(e => e.naturalWidth)")
+    assert sizes and min(sizes) > 100
+    page.close()
+
+
+def test_solution_toggles_open(book, browser):
+    page, _ = _open(browser, book / "notebooks" / "01_matching_by_hand.html")
+    body = page.locator(".admonition.dropdown").first
+    assert body.count() == 1
+    hidden_text = body.locator("p").nth(1)
+    assert not hidden_text.is_visible()
+    body.locator(".toggle-button, .admonition-title").first.click()
+    page.wait_for_timeout(300)
+    assert hidden_text.is_visible()
+    page.close()
