@@ -1,0 +1,357 @@
+"""kit.matching: fast methods against slow literal implementations of the paper's definitions."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.optimize import nnls
+
+import kit.matching as km
+from kit.errors import ConfigError, DataError
+from kit.planted import make_world
+from kit.types import Matching
+
+# ---------------------------------------------------------------- slow literal implementations
+
+
+def slow_f1(y, pred):
+    den = int(y.sum()) + int(pred.sum())
+    return Fraction(0) if den == 0 else Fraction(2 * int((y & pred).sum()), den)
+
+
+def slow_fbeta(t, b, beta2):
+    den = beta2 * int(t.sum()) + int(b.sum())
+    return Fraction(0) if den == 0 else (1 + beta2) * int((t & b).sum()) / den
+
+
+def slow_fbmp(Y, B, beta, max_size):
+    beta2 = Fraction(beta) ** 2
+    coalitions, curves = [], []
+    for c in range(Y.shape[1]):
+        y = Y[:, c]
+        r, R, prev, chosen, curve = y.copy(), np.zeros_like(y), Fraction(0), [], []
+        for _ in range(max_size):
+            scores = [slow_fbeta(r, B[:, j], beta2) for j in range(B.shape[1])]
+            j = scores.index(max(scores))  # first maximum = lowest index
+            f = slow_f1(y, R | B[:, j])
+            if f <= prev:
+                break
+            chosen.append(j)
+            curve.append(float(f))
+            r, R, prev = r & ~B[:, j], R | B[:, j], f
+        curve += [curve[-1] if curve else 0.0] * (max_size - len(curve))
+        coalitions.append(chosen)
+        curves.append(curve)
+    return coalitions, np.array(curves)
+
+
+def slow_nnomp(Y, Z, max_size, tol=1e-10, tie_tol=1e-9):
+    Z = Z.astype(np.float64)
+    norms = np.linalg.norm(Z, axis=0)
+    norms[norms == 0] = 1
+    Zn = Z / norms
+    coalitions, curves = [], []
+    for c in range(Y.shape[1]):
+        y = Y[:, c].astype(np.float64)
+        res, chosen, curve = y.copy(), [], []
+        for _ in range(max_size):
+            corr = res @ Zn
+            top = corr.max()
+            j = int(np.flatnonzero(corr >= top - tie_tol * abs(top))[0])
+            if top <= tol or j in chosen:
+                break
+            chosen.append(j)
+            coef, _ = nnls(Z[:, chosen] / norms[chosen], y)
+            fit = (Z[:, chosen] / norms[chosen]) @ coef
+            res = y - fit
+            curve.append(float(slow_f1(Y[:, c], fit > 0.5)))
+        curve += [curve[-1] if curve else 0.0] * (max_size - len(curve))
+        coalitions.append(chosen)
+        curves.append(curve)
+    return coalitions, np.array(curves)
+
+
+@st.composite
+def binary_problem(draw, max_n=24, max_c=4, max_d=7):
+    n = draw(st.integers(1, max_n))
+    c = draw(st.integers(1, max_c))
+    d = draw(st.integers(1, max_d))
+    Y = draw(arrays(bool, (n, c)))
+    B = draw(arrays(bool, (n, d)))
+    return Y, B
+
+
+# ---------------------------------------------------------------- FBMP and one-to-one
+
+
+@settings(max_examples=150, deadline=None)
+@given(binary_problem(), st.sampled_from([1.0, 0.5, 0.25]), st.integers(1, 5))
+def test_fbmp_equals_literal_definition(problem, beta, max_size):
+    Y, B = problem
+    coal, rec = slow_fbmp(Y, B, beta, max_size)
+    for backend in ("sparse", "dense"):
+        m = km.fbmp(Y, B, beta=beta, max_size=max_size, device="cpu", backend=backend)
+        assert m.coalitions == coal
+        np.testing.assert_array_equal(m.rec_f1, rec)
+
+
+@settings(max_examples=60, deadline=None)
+@given(binary_problem())
+def test_one_to_one_is_best_single_latent(problem):
+    Y, B = problem
+    m = km.one_to_one(Y, B, device="cpu")
+    assert m.rec_f1.shape == (Y.shape[1], 1)
+    for c in range(Y.shape[1]):
+        f1s = [slow_f1(Y[:, c], B[:, j]) for j in range(B.shape[1])]
+        best = max(f1s)
+        assert m.coalitions[c] == ([f1s.index(best)] if best > 0 else [])
+        assert m.rec_f1[c, 0] == float(best)
+
+
+def test_fbmp_chunked_dense_equals_sparse_and_torch_input():
+    rng = np.random.default_rng(0)
+    Y = rng.random((300, 12)) < 0.15
+    B = rng.random((300, 50)) < 0.1
+    ref = km.fbmp(Y, B, backend="sparse", device="cpu")
+    for backend, chunk in (("dense", 4 * 300 * 7), ("sparse", 12 * 12 * 7)):  # blocks of 7 latents
+        tiny = km.fbmp(torch.from_numpy(Y), torch.from_numpy(B), backend=backend, device="cpu", chunk_bytes=chunk)
+        assert tiny.coalitions == ref.coalitions
+        np.testing.assert_array_equal(tiny.rec_f1, ref.rec_f1)
+    assert sum(map(len, ref.coalitions)) > 12  # the pursuit went beyond one step
+    if torch.cuda.is_available():
+        gpu = km.fbmp(Y, torch.from_numpy(B).cuda(), device="cuda")
+        assert gpu.coalitions == ref.coalitions
+        np.testing.assert_array_equal(gpu.rec_f1, ref.rec_f1)
+
+
+def test_ties_pick_lowest_latent_across_blocks():
+    Y = np.array([[1], [1], [0], [0]], dtype=bool)
+    B = np.zeros((4, 9), dtype=bool)
+    B[:2, 5] = B[:2, 2] = B[:2, 8] = True  # three identical perfect latents
+    for backend, chunk in (("dense", 4 * 4 * 1), ("dense", 4 * 4 * 4), ("sparse", 12), ("sparse", 12 * 4),
+                           ("dense", 2**20)):
+        m = km.fbmp(Y, B, backend=backend, device="cpu", chunk_bytes=chunk)
+        assert m.coalitions == [[2]]
+        assert m.rec_f1[0, 0] == 1.0
+
+
+def test_fbmp_recovers_planted_or_concepts():
+    w = make_world(n_samples=2000, n_split=3, split_parts=3, seed=1)
+    B = km.binarize(w.codes)
+    m = km.fbmp(w.Y, B)
+    for c, atoms in enumerate(w.concept_atoms):
+        assert sorted(m.coalitions[c]) == sorted(atoms)
+        assert m.rec_f1[c, len(atoms) - 1] == 1.0
+    assert km.match_score(m, 3) == 1.0
+    # the one-to-one matching cannot cover a split concept with one latent
+    o = km.one_to_one(w.Y, B)
+    split = [c for c, k in enumerate(w.kinds) if k == "split"]
+    assert (o.rec_f1[split, 0] < 1.0).all() and km.match_score(o, 1) < 1.0
+
+
+def test_fbmp_recovers_planted_with_noise_and_distractors():
+    rng = np.random.default_rng(3)
+    n, d = 3000, 40
+    B = rng.random((n, d)) < 0.08
+    truth = [[4], [10, 31], [7, 22, 35]]
+    Y = np.stack([B[:, t].any(axis=1) for t in truth], axis=1)
+    Y ^= rng.random(Y.shape) < 0.01  # label noise
+    m = km.fbmp(Y, B, max_size=10)
+    assert [sorted(c) for c in m.coalitions] == truth
+    assert km.match_score(m, 3) > 0.9
+
+
+def test_match_score_agrees_with_budgeted_coalition():
+    rng = np.random.default_rng(5)
+    Y = rng.random((400, 20)) < 0.2
+    B = rng.random((400, 60)) < 0.15
+    m = km.fbmp(Y, B, max_size=6)
+    for k in (1, 3, 5, 10):
+        assert km.match_score(m, k) == pytest.approx(m.rec_f1[:, min(k, 6) - 1].mean(), abs=0)
+        cut = m.budgeted(k)
+        direct = [float(slow_f1(Y[:, c], B[:, cut[c]].any(axis=1))) for c in range(20)]
+        np.testing.assert_array_equal(km.concept_scores(m, k), direct)
+    # rec curves of FBMP strictly increase over the recorded latents
+    for c, latents in enumerate(m.coalitions):
+        assert (np.diff(m.rec_f1[c, :len(latents)]) > 0).all()
+    o = km.one_to_one(Y, B)
+    assert km.match_score(o, 3) == km.match_score(o, 1) == o.rec_f1[:, 0].mean()
+
+
+def test_support_weighted_average():
+    m = Matching(coalitions=[[0], [1]], rec_f1=np.array([[1.0], [0.0]]), method="x", params={"support": [3, 1]})
+    assert km.match_score(m, 1, "support") == 0.75
+    assert km.match_score(m, 1) == 0.5
+    assert km.score_sweep(m, (1, 3)) == {1: 0.5, 3: 0.5}
+
+
+# ---------------------------------------------------------------- nnOMP
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 30), st.integers(1, 3), st.integers(1, 6), st.integers(0, 2**31), st.integers(1, 6))
+def test_nnomp_equals_literal_definition(n, c, d, seed, max_size):
+    rng = np.random.default_rng(seed)
+    Z = np.where(rng.random((n, d)) < 0.5, rng.random((n, d)), 0).astype(np.float32)
+    Y = rng.random((n, c)) < 0.4
+    coal, rec = slow_nnomp(Y, Z, max_size)
+    for density in (0.0, 1.0):  # dense and sparse correlation paths
+        m = km.nnomp(Y, Z, max_size, sparse_density=density)
+        assert m.coalitions == coal
+        np.testing.assert_array_equal(m.rec_f1, rec)
+
+
+def test_nnomp_recovers_planted_single_atoms():
+    w = make_world(n_samples=1500, n_split=0, n_cooccurring=0, magnitude=(1.0, 1.0), seed=2)
+    m = km.nnomp(w.Y, w.codes)
+    for c, atoms in enumerate(w.concept_atoms):
+        assert m.coalitions[c][0] == atoms[0]
+        assert m.rec_f1[c, 0] == 1.0
+
+
+# ---------------------------------------------------------------- probe, held-out, bootstrap, Δ
+
+
+def test_probe_upper_bound_on_planted_world():
+    w = make_world(n_samples=1200, seed=4)
+    tr, ev = np.arange(800), np.arange(800, 1200)
+    m = km.probe_upper_bound(w.X[tr], w.Y[tr], w.X[ev], w.Y[ev])
+    assert m.rec_f1.shape == (w.Y.shape[1], 1) and m.method == "probe"
+    single = [c for c, k in enumerate(w.kinds) if k != "split"]
+    assert m.rec_f1[single, 0].min() > 0.9
+    with pytest.raises(ConfigError, match="features"):
+        km.probe_upper_bound(w.X[tr], w.Y[tr], w.X[ev, :5], w.Y[ev])
+
+
+def test_held_out_scores_by_the_selection_budget_and_deflates_noise_fits():
+    rng = np.random.default_rng(0)
+    n, d = 600, 2000
+    Y = rng.random((n, 30)) < 0.1
+    B = rng.random((n, d)) < 0.05  # latents unrelated to the concepts
+    same = km.fbmp(Y, B)
+    sel, ev = np.arange(300), np.arange(300, 600)
+    held = km.held_out(Y, B, sel, ev)
+    assert held.params["held_out"] and held.coalitions == km.fbmp(Y[sel], B[sel]).coalitions
+    assert km.match_score(held, 3) < km.match_score(same, 3) - 0.1
+    # rescoring on the selection split itself reproduces the FBMP curves
+    again = km.rescore(same, Y, B)
+    np.testing.assert_array_equal(again.rec_f1, same.rec_f1)
+    assert km.match_score(again, 3) == km.match_score(same, 3)
+    with pytest.raises(DataError, match="overlap"):
+        km.held_out(Y, B, np.arange(400), np.arange(300, 600))
+
+
+def test_held_out_budget_ignores_the_evaluation_curve():
+    sel = Matching(coalitions=[[0, 1, 2]], rec_f1=np.array([[0.2, 0.4, 0.6]]), method="fbmp")
+    Y = np.array([[1], [0], [0], [0]], dtype=bool)
+    B = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]], dtype=bool)  # latents 1, 2 add false positives
+    held = km.rescore(sel, Y, B)
+    np.testing.assert_allclose(held.rec_f1[0], [1.0, 2 / 3, 0.5])
+    assert km.match_score(held, 3) == 0.5  # the selected 3-latent coalition, not the best prefix on eval
+
+
+def test_bootstrap_intervals_cover_the_score():
+    rng = np.random.default_rng(1)
+    Y = rng.random((500, 25)) < 0.2
+    B = (rng.random((500, 80)) < 0.1) | np.repeat(Y, 4, axis=1)[:, :80] & (rng.random((500, 80)) < 0.7)
+    m = km.fbmp(Y, B)
+    s = km.match_score(m, 3)
+    for over in ("concepts", "samples"):
+        lo, hi = km.match_score_ci(m, 3, over=over, Y=Y, B=B, n_boot=300, seed=2)
+        assert lo < s < hi and hi - lo < 0.3
+        lo_w, hi_w = km.match_score_ci(m, 3, over=over, Y=Y, B=B, average="support", n_boot=300)
+        assert lo_w <= km.match_score(m, 3, "support") <= hi_w
+    assert km.match_score_ci(m, 3, n_boot=200, seed=7) == km.match_score_ci(m, 3, n_boot=200, seed=7)
+    with pytest.raises(ConfigError, match="needs"):
+        km.match_score_ci(m, 3, over="samples")
+
+
+def test_delta_match_score_against_untrained_and_random_projection():
+    w = make_world(n_samples=1000, seed=6)
+    good = w.codes
+    rng = np.random.default_rng(0)
+    untrained = np.maximum(rng.standard_normal(good.shape).astype(np.float32) - 1.0, 0)
+    res = km.delta_match_score(w.Y, good, untrained, k=3)
+    assert res.trained == 1.0 and res.baseline < 0.8 and res.delta == res.trained - res.baseline
+    assert res.baseline_name == "untrained"
+    rp = km.delta_match_score(w.Y, res.trained_matching, "random_projection", X=w.X, dict_size=64, seed=0)
+    assert rp.baseline_name == "random_projection" and rp.trained == 1.0 and 0 < rp.baseline < 1
+    Zr = km.random_projection_codes(w.X, 64, seed=0)
+    assert 0.3 < (Zr > 0).mean() < 0.7
+    np.testing.assert_array_equal(Zr, km.random_projection_codes(w.X, 64, seed=0))
+    with pytest.raises(ConfigError, match="needs the embeddings"):
+        km.delta_match_score(w.Y, good, "random_projection")
+
+
+def test_score_rows_and_config():
+    w = make_world(n_samples=500, seed=0)
+    m = km.match(w.Y, w.codes, km.MatchingConfig())
+    rows = km.score_rows(m, dataset="planted", encoder="none", sae="truth", dict_size=w.codes.shape[1],
+                         n_boot=50)
+    assert len(rows) == 8 and {r.k for r in rows} == {1, 3, 5, 10}
+    assert all(r.ci_low <= r.value <= r.ci_high for r in rows)
+    assert {r.extra["average"] for r in rows} == {"macro", "support"}
+    with pytest.raises(ConfigError, match="method"):
+        km.MatchingConfig(method="greedy")
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_input_is_named():
+    Y = np.ones((4, 2), dtype=bool)
+    B = np.ones((4, 3), dtype=bool)
+    with pytest.raises(DataError, match="rows"):
+        km.fbmp(Y[:3], B)
+    with pytest.raises(DataError, match="binary"):
+        km.fbmp(np.full((4, 2), 2), B)
+    with pytest.raises(DataError, match="binarize"):
+        km.fbmp(Y, np.full((4, 3), 0.5))
+    with pytest.raises(DataError, match="non-finite"):
+        km.binarize(np.array([[0.0, np.nan]]))
+    with pytest.raises(DataError, match="non-finite"):
+        km.binarize(torch.tensor([[0.0, float("nan")]]))
+    with pytest.raises(DataError, match="non-finite"):
+        km.nnomp(Y, np.array([[np.inf, 0, 0]] * 4))
+    for beta in (0, -1, float("nan"), 0.123456789):
+        with pytest.raises(ConfigError, match="beta"):
+            km.fbmp(Y, B, beta=beta)
+    with pytest.raises(ConfigError, match="max_size"):
+        km.fbmp(Y, B, max_size=0)
+    with pytest.raises(ConfigError, match="max_size"):
+        km.nnomp(Y, B.astype(float), max_size=0)
+    with pytest.raises(DataError, match="empty"):
+        km.fbmp(np.zeros((0, 2), dtype=bool), np.zeros((0, 3), dtype=bool))
+    with pytest.raises(DataError, match="empty"):
+        km.binarize(np.zeros((5, 0)))
+    with pytest.raises(ConfigError, match="average"):
+        km.match_score(km.fbmp(Y, B), 3, average="micro")
+    with pytest.raises(ConfigError, match="k"):
+        km.match_score(km.fbmp(Y, B), 0)
+
+
+def test_binarize_threshold_and_torch():
+    Z = np.array([[0.0, 1e-9, 2e-8, 1.0]])
+    np.testing.assert_array_equal(km.binarize(Z), [[False, False, True, True]])
+    np.testing.assert_array_equal(km.binarize(torch.from_numpy(Z)), km.binarize(Z))
+    assert km.binarize(Z, threshold=0.5).sum() == 1
+
+
+def test_config_held_out_matches_held_out_function():
+    w = make_world(n_samples=600, seed=8)
+    half = np.arange(600) < 300
+    cfg = km.MatchingConfig(held_out=True)
+    m = km.match(w.Y, w.codes, cfg, select=half, evaluate=~half)
+    ref = km.held_out(w.Y, km.binarize(w.codes), half, ~half)
+    assert m.coalitions == ref.coalitions
+    np.testing.assert_array_equal(m.rec_f1, ref.rec_f1)
+    with pytest.raises(ConfigError, match="select"):
+        km.match(w.Y, w.codes, cfg)
+    with pytest.raises(ConfigError, match="binary methods"):
+        km.MatchingConfig(method="nnomp", held_out=True)
