@@ -1,0 +1,167 @@
+"""Load a paired benchmark (synCUB, synCOCO or a folder in their layout) as a validated PairedBenchmark.
+
+Every metadata row is checked: required columns present, lists parsable, indices in range, names
+matching their indices, pair ids unique, image files present and inside the folder, and the two label
+rows differing in exactly the stated concepts. Errors name the file, the pair id, row and column.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kit.data import hub
+from kit.data.layout import COCO_CATEGORIES, SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, inside, multi_hot, read_names
+from kit.errors import ConfigError, DataError
+from kit.types import PairedBenchmark, check_pairs
+
+
+def load_paired(
+    name_or_folder: str | os.PathLike,
+    revision: str | None = None,
+    *,
+    verify_images: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+) -> PairedBenchmark:
+    """``"syncub"`` / ``"syncoco"`` (downloaded from the Hub at a pinned revision) or a local folder.
+
+    verify_images: also open and decode every image with PIL (slow; catches truncated files).
+    """
+    key = str(name_or_folder)
+    if key.lower() in hub.BENCHMARKS:
+        folder = hub.download(key.lower(), revision=revision, cache_dir=cache_dir)
+        name = key.lower()
+    else:
+        if revision is not None:
+            raise ConfigError(
+                f"revision={revision!r} applies to Hub benchmarks {sorted(hub.BENCHMARKS)}, not to the folder {key!r}"
+            )
+        folder = Path(name_or_folder)
+        if not folder.is_dir():
+            raise DataError(f"{folder}: no such benchmark folder (nor a Hub name: {sorted(hub.BENCHMARKS)})")
+        name = folder.name
+    return read_paired_folder(folder, name=name, verify_images=verify_images)
+
+
+def _kind(columns: list[str], path: Path) -> str:
+    coco_only = set(SYNCOCO_COLUMNS) - set(SYNCUB_COLUMNS)
+    kind = "syncoco" if coco_only & set(columns) else "syncub"
+    required = SYNCOCO_COLUMNS if kind == "syncoco" else SYNCUB_COLUMNS
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise DataError(f"{path}: missing columns {missing} of the {kind} layout (has {columns})")
+    return kind
+
+
+def _ints(df: pd.DataFrame, col: str, where) -> np.ndarray:
+    v = pd.to_numeric(df[col], errors="coerce")
+    bad = v.isna() | (v != v.round())
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{where(i, col)}: {df[col].iloc[i]!r} is not an integer")
+    return v.to_numpy().astype(np.int64)
+
+
+def read_paired_folder(
+    folder: str | os.PathLike, name: str | None = None, verify_images: bool = False
+) -> PairedBenchmark:
+    """Read and validate ``folder/metadata.csv`` with its concept names and images."""
+    root = Path(folder)
+    path = root / "metadata.csv"
+    if not path.is_file():
+        raise DataError(f"{path}: metadata file not found")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the metadata is empty") from None
+    except pd.errors.ParserError as e:
+        raise DataError(f"{path}: unreadable CSV ({e})") from None
+    kind = _kind(list(df.columns), path)
+    if len(df) == 0:
+        raise DataError(f"{path}: the metadata has no row")
+    ids = df["pair_id"].to_numpy()
+
+    def where(i: int, col: str) -> str:
+        return f"{path}: pair_id {ids[i]!r} (row {i}), column {col!r}"
+
+    dup = df["pair_id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(f"{path}: pair_id {ids[i]!r} (row {i}) appears more than once")
+    if kind == "syncub":
+        concepts = read_names(root / "attributes.txt")
+        old_col, new_col, name_col, lists = (
+            "old_attr_idx",
+            "new_attr_idx",
+            "old_attr",
+            ("orig_attr_idx", "syn_attr_idx"),
+        )
+    else:
+        cats = root / "categories.txt"
+        concepts = read_names(cats) if cats.exists() else list(COCO_CATEGORIES)
+        old_col, new_col, name_col, lists = "removed_cls_idx", None, "removed_class", ("orig_labels", "syn_labels")
+    c = len(concepts)
+    old = _ints(df, old_col, where)
+    new = _ints(df, new_col, where) if new_col else np.full(len(df), -1, dtype=np.int64)
+    for col, arr, low in ((old_col, old, 0), (new_col, new, -1 if new_col is None else 0)):
+        bad = (arr < low) | (arr >= c)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{where(i, col)}: index {arr[i]} is out of range [0, {c})")
+    named = np.asarray(concepts, dtype=object)
+    checks = [(name_col, old)] + ([("new_attr", new)] if kind == "syncub" else [])
+    for col, arr in checks:
+        bad = df[col].to_numpy() != named[arr]
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{where(i, col)}: {df[col].iloc[i]!r} does not name concept {arr[i]} ({named[arr[i]]!r})")
+    lo = multi_hot(df[lists[0]].to_numpy(), c, lambda i: where(i, lists[0]))
+    le = multi_hot(df[lists[1]].to_numpy(), c, lambda i: where(i, lists[1]))
+    try:
+        check_pairs(old, new, lo, le, pair_ids=ids, what=str(path))
+    except DataError as e:
+        raise DataError(f"{e} (columns {lists[0]!r}/{lists[1]!r})") from None
+    orig = inside(root, df["orig_image"].to_numpy(), lambda i: where(i, "orig_image"))
+    edit = inside(root, df["syn_image"].to_numpy(), lambda i: where(i, "syn_image"))
+    if verify_images:
+        verify_image_files(orig, lambda i: where(i, "orig_image"))
+        verify_image_files(edit, lambda i: where(i, "syn_image"))
+    core = {"pair_id", "orig_image", "syn_image", old_col, name_col, *lists} | (
+        {new_col, "new_attr"} if new_col else set()
+    )
+    extra = df[[col for col in df.columns if col not in core]].copy()
+    for col in extra.columns:
+        num = pd.to_numeric(extra[col], errors="coerce")
+        if not num.isna().any():
+            extra[col] = num
+    if df["pair_id"].str.fullmatch(r"-?\d+").all():
+        ids = df["pair_id"].astype(np.int64).to_numpy()
+    return PairedBenchmark(
+        orig_images=orig,
+        edit_images=edit,
+        old=old,
+        new=new,
+        labels_orig=lo,
+        labels_edit=le,
+        concepts=concepts,
+        pair_ids=ids,
+        groups=families(concepts) if kind == "syncub" else None,
+        root=str(Path(os.path.realpath(root))),
+        name=name or root.name,
+        extra=extra.reset_index(drop=True),
+    )
+
+
+def verify_image_files(paths: list[str], what) -> None:
+    """Open and fully decode each image with PIL; a truncated or unreadable file raises, naming its row."""
+    from PIL import Image, UnidentifiedImageError
+
+    for i, p in enumerate(paths):
+        try:
+            with Image.open(p) as im:
+                im.load()
+        except (OSError, UnidentifiedImageError, SyntaxError) as e:
+            raise DataError(f"{what(i)}: image {p} cannot be decoded ({e})") from None
