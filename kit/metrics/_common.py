@@ -1,0 +1,133 @@
+"""Helpers shared by the metrics: input checks, splits, SAE codes, result rows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from kit.arrays import as_bool_matrix, as_float_matrix, resolve_device
+from kit.errors import ConfigError, DataError
+from kit.results import ResultRow
+
+
+def check_rows(**arrays: np.ndarray) -> int:
+    """Check that all named arrays have the same number of rows; return it."""
+    counts = {name: a.shape[0] for name, a in arrays.items()}
+    if len(set(counts.values())) > 1:
+        raise DataError("row counts differ: " + ", ".join(f"{k} has {v}" for k, v in counts.items()))
+    return next(iter(counts.values()))
+
+
+def floats(name: str, x: Any) -> np.ndarray:
+    return as_float_matrix(name, x)
+
+
+def bools(name: str, x: Any) -> np.ndarray:
+    return as_bool_matrix(name, x)
+
+
+def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random train/test split of ``n`` rows: ``(train: int[n_train], test: int[n_test])``."""
+    if not 0 < test_fraction < 1:
+        raise ConfigError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, int(round(n * test_fraction)))
+    if n - n_test < 2:
+        raise DataError(f"{n} samples are too few for a train/test split with test_fraction={test_fraction}")
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def balanced_weights(Y: np.ndarray) -> np.ndarray:
+    """float32[N, C]: per-task sample weights that give both classes the same total weight
+    (sklearn's ``class_weight="balanced"``: ``N / (2 · class count)``); 0 for a task lacking a class."""
+    Y = Y.astype(bool)
+    n = Y.shape[0]
+    pos = Y.sum(0)
+    neg = n - pos
+    ok = (pos > 0) & (neg > 0)
+    wp = np.where(ok, n / (2.0 * np.maximum(pos, 1)), 0.0)
+    wn = np.where(ok, n / (2.0 * np.maximum(neg, 1)), 0.0)
+    return np.where(Y, wp, wn).astype(np.float32)
+
+
+def balanced_accuracy(pred: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """float[C]: mean of true-positive and true-negative rates of ``pred, Y: bool[N, C]``
+    (NaN where a class is missing)."""
+    pos = Y.sum(0)
+    neg = Y.shape[0] - pos
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = (pred & Y).sum(0) / pos
+        tnr = (~pred & ~Y).sum(0) / neg
+    return np.where((pos > 0) & (neg > 0), 0.5 * (tpr + tnr), np.nan)
+
+
+def sae_dtype(sae: Any):
+    """The dtype of the SAE's parameters (float32 for a module without parameters)."""
+    import torch
+
+    param = next(sae.parameters(), None)
+    return torch.float32 if param is None else param.dtype
+
+
+def sae_codes(sae: Any, X: np.ndarray, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
+    """float32[N, D]: ``sae.encode`` applied to ``X: float[N, d]`` in batches, without gradients."""
+    import torch
+
+    dev = resolve_device(device)
+    dtype = sae_dtype(sae)
+    sae = sae.to(dev)
+    out = []
+    with torch.no_grad():
+        for s in range(0, X.shape[0], batch_size):
+            xb = torch.as_tensor(X[s:s + batch_size], device=dev, dtype=dtype)
+            out.append(sae.encode(xb).float().cpu().numpy())
+    return np.concatenate(out, axis=0)
+
+
+def decoder(sae: Any) -> np.ndarray:
+    """float32[D, d]: the SAE's decoder atoms ``W_dec``."""
+    from kit.arrays import to_numpy
+
+    return to_numpy(sae.W_dec).astype(np.float32)
+
+
+def codes_for(sae: Any, X: np.ndarray, Z: np.ndarray | None, batch_size: int, device: str) -> np.ndarray:
+    """The codes of ``X``: ``Z`` when given (checked against ``X`` and the SAE), else ``sae.encode(X)``."""
+    if Z is None:
+        return sae_codes(sae, X, batch_size, device)
+    Z = floats("Z", Z)
+    check_rows(X=X, Z=Z)
+    D = decoder(sae).shape[0]
+    if Z.shape[1] != D:
+        raise DataError(f"Z has {Z.shape[1]} columns but the SAE's W_dec has {D} latents")
+    return Z
+
+
+def check_dims(X: np.ndarray, W_dec: np.ndarray) -> None:
+    if W_dec.shape[1] != X.shape[1]:
+        raise DataError(f"X has {X.shape[1]} columns but the SAE's W_dec has width {W_dec.shape[1]}")
+
+
+def nanmean(a: np.ndarray) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.nanmean(a)) if np.isfinite(a).any() else math.nan
+
+
+class ResultMixin:
+    """``to_rows`` for metric results: one :class:`ResultRow` per headline number.
+
+    A result defines ``headline() -> {metric: value}`` and ``units() -> {metric: float[U]}``
+    (the per-unit values — samples, latents, concepts — whose mean is the headline, for bootstraps).
+    """
+
+    def headline(self) -> dict[str, float]:  # pragma: no cover - each result overrides it
+        raise NotImplementedError
+
+    def to_rows(self, dataset: str = "", encoder: str = "", sae: str = "", dict_size: int = 0,
+                k: int | None = None, seed: int | None = None, **extra: Any) -> list[ResultRow]:
+        """The headline numbers as tidy rows; ``extra`` keys become further columns."""
+        return [ResultRow(dataset=dataset, encoder=encoder, sae=sae, dict_size=dict_size, k=k, seed=seed,
+                          metric=name, value=float(value), extra=dict(extra))
+                for name, value in self.headline().items()]
