@@ -1,0 +1,36 @@
+"""Sparse autoencoders: families, one training loop, sweeps, checkpoints, baselines, bring-your-own.
+
+    sae = kit.sae.train(X, "topk", dict_size=4096, k=32)      # X: float[N, d]
+    Z = kit.sae.encode_array(sae, X)                          # float32[N, D], non-negative
+    sae.save("runs/sae"); sae = kit.sae.load("runs/sae")
+
+Families: ``relu`` (L1), ``topk``, ``batchtopk``, ``matryoshka``, ``jumprelu``.
+"""
+
+from kit.sae.baselines import RandomCodes, random_codes, untrained
+from kit.sae.checkpoint import load
+from kit.sae.external import ExternalSAE, from_overcomplete, from_saelens, from_tensors
+from kit.sae.families import FAMILIES
+from kit.sae.model import SAE, SAEConfig, decode_array, encode_array
+from kit.sae.sweep import grid, train_many
+from kit.sae.train import TrainConfig, train
+
+__all__ = [
+    "FAMILIES",
+    "SAE",
+    "SAEConfig",
+    "TrainConfig",
+    "train",
+    "train_many",
+    "grid",
+    "encode_array",
+    "decode_array",
+    "untrained",
+    "random_codes",
+    "RandomCodes",
+    "load",
+    "from_saelens",
+    "from_overcomplete",
+    "from_tensors",
+    "ExternalSAE",
+]

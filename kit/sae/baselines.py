@@ -1,0 +1,66 @@
+"""Baselines: an untrained SAE (random initialisation) and random codes that ignore the input."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from kit.errors import ConfigError
+from kit.sae.model import SAE, SAEConfig
+
+
+def untrained(family: str, d: int, dict_size: int, k: int | None = 32, seed: int = 0, **arch) -> SAE:
+    """A randomly initialised SAE of a family, with the same sparsification as its trained twin.
+
+    (BatchTopK/Matryoshka have no learned threshold yet, so they keep the top k per sample.)
+    ``arch`` are further :class:`SAEConfig` fields (e.g. ``standardize=True``).
+    """
+    return SAE(SAEConfig(family=family, d=d, dict_size=dict_size, k=k, **arch), seed=seed).eval()
+
+
+_M1, _M2, _GOLD = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser on uint64 arrays (a fast, well-spread integer hash)."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * _M1
+        x = (x ^ (x >> np.uint64(27))) * _M2
+        return x ^ (x >> np.uint64(31))
+
+
+class RandomCodes(SAE):
+    """An SAE-protocol module whose codes depend only on the row's position and the seed, never on its content.
+
+    Row i (counted over the whole array by :func:`kit.sae.encode_array`) gets k latents drawn uniformly
+    without replacement with magnitudes in (0, 1]; the same row index always gets the same code.
+    The weights (a random untrained TopK SAE) exist only so that the module speaks the SAE protocol.
+    """
+
+    positional_codes = True
+
+    def __init__(self, d: int, dict_size: int, k: int = 32, seed: int = 0):
+        super().__init__(SAEConfig(family="topk", d=d, dict_size=dict_size, k=k), seed=seed)
+        self.seed = int(seed)
+
+    def encode(self, x: torch.Tensor, row_offset: int = 0) -> torch.Tensor:
+        """Codes ``float[N, D]`` for the rows ``row_offset … row_offset + N − 1`` (``x`` is only shape-checked)."""
+        self._check_input(x)
+        n, D, k = x.shape[0], self.config.dict_size, self.config.k
+        rows = np.arange(row_offset, row_offset + n, dtype=np.uint64)[:, None]
+        with np.errstate(over="ignore"):
+            key = _mix(rows * _GOLD + np.uint64(self.seed) * _M2 + np.uint64(1))
+            scores = _mix(key ^ (np.arange(D, dtype=np.uint64)[None, :] * _GOLD))
+        idx = np.argpartition(scores, k - 1, axis=1)[:, :k] if k < D else np.broadcast_to(np.arange(D), (n, D))
+        mags = (_mix(np.take_along_axis(scores, idx, axis=1)) >> np.uint64(11)).astype(np.float64)
+        mags = ((mags + 1.0) / 2.0**53).astype(np.float32)
+        z = torch.zeros(n, D, dtype=x.dtype, device=x.device)
+        return z.scatter_(1, torch.as_tensor(np.ascontiguousarray(idx), device=x.device),
+                          torch.as_tensor(mags, device=x.device, dtype=x.dtype))
+
+
+def random_codes(d: int, dict_size: int, k: int = 32, seed: int = 0) -> RandomCodes:
+    """The random-codes baseline: k active latents per sample, independent of the input, deterministic."""
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"random_codes: k must be an integer ≥ 1, got {k!r}")
+    return RandomCodes(d, dict_size, k, seed).eval()

@@ -1,0 +1,125 @@
+"""SAE checkpoints: a folder with ``weights.safetensors`` and ``config.json`` (no pickle).
+
+A training checkpoint adds ``train_state.safetensors`` (optimizer moments, dead-latent counters, best
+weights) and ``train_state.json`` (step, early-stopping state, curves) so a run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from kit._version import __version__
+from kit.errors import CheckpointError, KitError
+from kit.io import atomic_path
+
+FORMAT = "kit.sae/1"
+
+
+def _module_kind(sae) -> str:
+    from kit.sae.baselines import RandomCodes
+    from kit.sae.model import SAE
+
+    if isinstance(sae, RandomCodes):
+        return "random_codes"
+    if isinstance(sae, SAE):
+        return "sae"
+    raise CheckpointError(f"cannot save a {type(sae).__name__}: only kit SAEs (train, from_tensors, from_saelens, "
+                          "untrained, random_codes) have a checkpoint format; save a wrapped model with its own "
+                          "library")
+
+
+def _state(sae) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in sae.state_dict().items()}
+
+
+def write_sae(sae, folder: Path) -> None:
+    """Write weights and config of ``sae`` into an existing ``folder`` (not atomic; see :func:`save_sae`)."""
+    kind = _module_kind(sae)
+    doc = {"format": FORMAT, "kit_version": __version__, "module": kind, "config": dataclasses.asdict(sae.config)}
+    if kind == "random_codes":
+        doc["seed"] = sae.seed
+    if getattr(sae, "train_config", None) is not None:
+        doc["train_config"] = dataclasses.asdict(sae.train_config)
+    save_file(_state(sae), str(folder / "weights.safetensors"))
+    (folder / "config.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    if getattr(sae, "history", None) is not None:
+        sae.history.to_csv(folder / "history.csv", index=False)
+
+
+def save_sae(sae, path: str | os.PathLike) -> Path:
+    """Save ``sae`` to the folder ``path`` atomically; return the path."""
+    with atomic_path(path) as tmp:
+        tmp.mkdir()
+        write_sae(sae, tmp)
+    return Path(path)
+
+
+def read_config(folder: Path) -> dict:
+    """The parsed ``config.json`` of a checkpoint folder (CheckpointError when missing or malformed)."""
+    f = folder / "config.json"
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{f}: not a readable SAE config ({e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or "config" not in doc:
+        raise CheckpointError(f"{f}: not a kit SAE checkpoint (expected format {FORMAT!r})")
+    return doc
+
+
+def load_weights_into(module: torch.nn.Module, file: Path) -> None:
+    """Load ``file`` (safetensors) into ``module``; every key and shape must match (CheckpointError)."""
+    try:
+        state = load_file(str(file))
+    except (OSError, SafetensorError) as e:
+        raise CheckpointError(f"{file}: cannot read the weights ({e})") from None
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unknown = sorted(set(state) - set(expected))
+    if missing or unknown:
+        raise CheckpointError(f"{file}: weights do not match the config (missing {missing}, unexpected {unknown})")
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(expected[k].shape):
+            raise CheckpointError(f"{file}: weight {k!r} has shape {tuple(v.shape)}, the config implies "
+                                  f"{tuple(expected[k].shape)}")
+    module.load_state_dict(state)
+
+
+def load(path: str | os.PathLike):
+    """Load an SAE saved by ``sae.save(path)`` (or a training checkpoint folder)."""
+    from kit.sae.baselines import RandomCodes
+    from kit.sae.model import SAE, SAEConfig
+    from kit.sae.train import TrainConfig
+
+    folder = Path(path)
+    doc = read_config(folder)
+    cfg = doc["config"]
+    try:
+        config = SAEConfig(**cfg)
+    except (TypeError, KitError) as e:
+        raise CheckpointError(f"{folder / 'config.json'}: invalid SAE config ({e})") from None
+    kind = doc.get("module", "sae")
+    if kind == "sae":
+        sae = SAE(config)
+    elif kind == "random_codes":
+        sae = RandomCodes(config.d, config.dict_size, config.k, seed=int(doc.get("seed", 0)))
+    else:
+        raise CheckpointError(f"{folder / 'config.json'}: unknown module kind {kind!r}")
+    load_weights_into(sae, folder / "weights.safetensors")
+    if "train_config" in doc:
+        try:
+            sae.train_config = TrainConfig(**doc["train_config"])
+        except (TypeError, KitError) as e:
+            raise CheckpointError(f"{folder / 'config.json'}: invalid train_config ({e})") from None
+    hist = folder / "history.csv"
+    if hist.exists():
+        import pandas as pd
+
+        sae.history = pd.read_csv(hist)
+    return sae.eval()

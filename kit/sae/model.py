@@ -1,0 +1,204 @@
+"""The SAE module: ``z = σ((x − b_dec) W_enc + b_enc)``, ``x̂ = z W_dec + b_dec`` with unit-norm decoder rows.
+
+One :class:`SAE` class serves every family; :class:`SAEConfig` says which. ``encode`` always gives the
+inference codes (batch-independent); the trainer uses :meth:`SAE.training_codes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from kit.arrays import resolve_device, to_numpy
+from kit.errors import ConfigError, DataError
+from kit.sae import families as fam
+
+
+def _plain_fields(config) -> None:
+    """Replace numpy scalars in a frozen dataclass by Python numbers (so configs serialise to JSON)."""
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        if isinstance(v, np.generic):
+            object.__setattr__(config, f.name, v.item())
+
+
+@dataclass(frozen=True)
+class SAEConfig:
+    """Architecture of an SAE.
+
+    family: one of ``relu, topk, batchtopk, matryoshka, jumprelu``; d: input width; dict_size: D latents;
+    k: active latents per sample (used by topk/batchtopk/matryoshka); standardize: per-sample standardisation
+    of inputs (``(x − mean) / std`` over features) applied by :meth:`SAE.preprocess`; subtract_b_dec: centre
+    inputs by ``b_dec`` before encoding; bandwidth: JumpReLU's straight-through kernel width;
+    init_threshold: JumpReLU's initial threshold.
+    """
+
+    family: str
+    d: int
+    dict_size: int
+    k: int | None = 32
+    standardize: bool = False
+    subtract_b_dec: bool = True
+    bandwidth: float = 1e-3
+    init_threshold: float = 1e-3
+
+    def __post_init__(self) -> None:
+        _plain_fields(self)
+        if self.family not in fam.FAMILIES:
+            raise ConfigError(f"SAE family must be one of {fam.FAMILIES}, got {self.family!r}")
+        for name in ("d", "dict_size"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"SAEConfig.{name} must be an integer ≥ 1, got {v!r}")
+        if self.family in fam.K_FAMILIES:
+            if not isinstance(self.k, (int, np.integer)) or isinstance(self.k, bool) or self.k < 1:
+                raise ConfigError(f"SAEConfig.k must be an integer ≥ 1 for family {self.family!r}, got {self.k!r}")
+            if self.k > self.dict_size:
+                raise ConfigError(f"SAEConfig.k={self.k} exceeds dict_size={self.dict_size}")
+        if self.bandwidth <= 0 or self.init_threshold <= 0:
+            raise ConfigError("SAEConfig.bandwidth and init_threshold must be > 0")
+
+    @property
+    def prefixes(self) -> tuple[int, ...]:
+        """Matryoshka's nested prefix sizes (all D for the other families)."""
+        return fam.matryoshka_prefixes(self.dict_size) if self.family == "matryoshka" else (self.dict_size,)
+
+
+class SAE(nn.Module):
+    """A sparse autoencoder. Parameters: ``W_enc: [d, D]``, ``b_enc: [D]``, ``W_dec: [D, d]`` (unit rows),
+    ``b_dec: [d]``; JumpReLU adds ``log_threshold: [D]``; BatchTopK/Matryoshka hold the buffer
+    ``threshold: []`` (``nan`` until learned: inference then falls back to per-sample top-k).
+
+    ``history`` (a DataFrame of training curves) and ``train_config`` are set by the trainer.
+    """
+
+    def __init__(self, config: SAEConfig, seed: int = 0):
+        super().__init__()
+        self.config = config
+        d, D = config.d, config.dict_size
+        g = torch.Generator().manual_seed(int(seed))
+        W_dec = torch.randn(D, d, generator=g)
+        W_dec = W_dec / W_dec.norm(dim=1, keepdim=True)
+        self.W_enc = nn.Parameter(W_dec.T.clone())
+        self.b_enc = nn.Parameter(torch.zeros(D))
+        self.W_dec = nn.Parameter(W_dec)
+        self.b_dec = nn.Parameter(torch.zeros(d))
+        if config.family == "jumprelu":
+            self.log_threshold = nn.Parameter(torch.full((D,), math.log(config.init_threshold)))
+        if config.family in ("batchtopk", "matryoshka"):
+            self.register_buffer("threshold", torch.tensor(float("nan")))
+        self.history = None
+        self.train_config = None
+
+    # ---- the protocol -------------------------------------------------------------------------------
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """The SAE's input space: ``x`` standardised per sample when ``config.standardize``."""
+        if not self.config.standardize:
+            return x
+        x = x - x.mean(dim=-1, keepdim=True)
+        return x / (x.std(dim=-1, keepdim=True) + 1e-6)
+
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """float[N, D] before sparsification (``x`` raw; preprocessing is applied here)."""
+        self._check_input(x)
+        x = self.preprocess(x)
+        if self.config.subtract_b_dec:
+            x = x - self.b_dec
+        return x @ self.W_enc + self.b_enc
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference codes ``z: float[N, D] ≥ 0`` of raw inputs ``x: float[N, d]`` (independent of the batch)."""
+        pre = self.pre_activations(x)
+        f = self.config.family
+        if f == "relu":
+            return torch.relu(pre)
+        if f == "topk":
+            return fam.topk_codes(pre, self.config.k)
+        if f == "jumprelu":
+            return fam.threshold_codes(pre, self.log_threshold.exp())
+        if torch.isnan(self.threshold):
+            return fam.topk_codes(pre, self.config.k)
+        return fam.threshold_codes(pre, self.threshold)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``x̂: float[N, d]`` (in the preprocessed input space) of codes ``z: float[N, D]``."""
+        if z.ndim != 2 or z.shape[1] != self.config.dict_size:
+            raise DataError(f"decode: codes must have shape [N, {self.config.dict_size}], got {tuple(z.shape)}")
+        return z @ self.W_dec + self.b_dec
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def training_codes(self, pre: torch.Tensor) -> torch.Tensor:
+        """Training-time codes of pre-activations; updates BatchTopK's running threshold (no gradient)."""
+        f = self.config.family
+        if f == "relu":
+            return torch.relu(pre)
+        if f == "topk":
+            return fam.topk_codes(pre, self.config.k)
+        if f == "jumprelu":
+            return fam.jumprelu_codes(pre, self.log_threshold, self.config.bandwidth)
+        z, min_kept = fam.batchtopk_codes(pre, self.config.k)
+        if not torch.isnan(min_kept):
+            with torch.no_grad():
+                if torch.isnan(self.threshold):
+                    self.threshold.copy_(min_kept)
+                else:
+                    self.threshold.mul_(0.99).add_(0.01 * min_kept)
+        return z
+
+    def save(self, path) -> None:
+        """Write ``path/`` = ``weights.safetensors`` + ``config.json`` (atomic)."""
+        from kit.sae.checkpoint import save_sae
+
+        save_sae(self, path)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.ndim != 2 or x.shape[1] != self.config.d:
+            raise DataError(f"SAE input must have shape [N, {self.config.d}] (d={self.config.d}), got {tuple(x.shape)}")
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"family={c.family}, d={c.d}, dict_size={c.dict_size}, k={c.k}"
+
+
+def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: str, what: str) -> np.ndarray:
+    """Apply ``fn(module, x, row_offset)`` to ``X`` in chunks of ``batch_size`` rows; float32 numpy out."""
+    if batch_size < 1:
+        raise ConfigError(f"{what}: batch_size must be ≥ 1, got {batch_size}")
+    X = to_numpy(X)
+    if X.ndim != 2:
+        raise DataError(f"{what}: input must be 2-D, got shape {X.shape}")
+    dev = resolve_device(device)
+    param = next(module.parameters(), None)
+    orig = param.device if param is not None else torch.device("cpu")
+    module.to(dev)
+    out = np.empty((X.shape[0], width), dtype=np.float32)
+    try:
+        with torch.no_grad():
+            for s in range(0, X.shape[0], batch_size):
+                xb = torch.as_tensor(np.ascontiguousarray(X[s:s + batch_size]), dtype=torch.float32, device=dev)
+                out[s:s + batch_size] = fn(module, xb, s).float().cpu().numpy()
+    finally:
+        module.to(orig)
+    return out
+
+
+def encode_array(sae: nn.Module, X, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
+    """Codes ``float32[N, D]`` of ``X: float[N, d]`` (numpy or tensor), computed in chunks."""
+    def fn(m, xb, offset):
+        if getattr(m, "positional_codes", False):
+            return m.encode(xb, row_offset=offset)
+        return m.encode(xb)
+
+    return _apply_array(sae, fn, X, sae.config.dict_size, batch_size, device, "encode_array")
+
+
+def decode_array(sae: nn.Module, Z, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
+    """Reconstructions ``float32[N, d]`` of codes ``Z: float[N, D]``, computed in chunks."""
+    return _apply_array(sae, lambda m, zb, _: m.decode(zb), Z, sae.config.d, batch_size, device, "decode_array")

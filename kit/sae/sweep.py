@@ -1,0 +1,25 @@
+"""Sweeps: several SAEs (families × sizes × seeds) trained in one pass over the data."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Callable, Iterable, Sequence
+
+from kit.sae.model import SAE
+from kit.sae.train import TrainConfig, fit, make_config
+
+
+def grid(families: Iterable[str] = ("topk",), dict_sizes: Iterable[int] = (4096,), seeds: Iterable[int] = (0,),
+         **settings) -> list[TrainConfig]:
+    """The configs of every (family, dict_size, seed) combination, sharing ``settings``."""
+    return [make_config({"family": f, "dict_size": D, "seed": s, **settings})
+            for f, D, s in itertools.product(families, dict_sizes, seeds)]
+
+
+def train_many(X, configs: Sequence[TrainConfig | dict], checkpoint_dir: str | os.PathLike | None = None,
+               callback: Callable[[int, list[SAE]], None] | None = None) -> list[SAE]:
+    """Train every config in one pass over ``X: float[N, d]``; the i-th SAE is bit-identical (CPU) to
+    ``train`` with the i-th config. All configs must share batch_size, data_seed, val_fraction and device.
+    """
+    return fit(X, [make_config(c) for c in configs], checkpoint_dir=checkpoint_dir, callback=callback)

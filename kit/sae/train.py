@@ -1,0 +1,396 @@
+"""One training loop for one or several SAEs sharing the same batches.
+
+:func:`fit` is the loop; :func:`train` trains one SAE, :func:`kit.sae.train_many` several in one pass.
+Each SAE's step depends only on its own state and the shared batch, so an SAE trained in a sweep is
+bit-identical (on CPU) to the same SAE trained alone. Batch order comes from ``data_seed`` and the epoch
+number only, which is what lets an interrupted run resume exactly from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from kit.arrays import resolve_device, to_numpy
+from kit.errors import CheckpointError, ConfigError, DataError
+from kit.io import atomic_path
+from kit.sae import checkpoint as ckpt
+from kit.sae import families as fam
+from kit.sae import losses
+from kit.sae.families import K_FAMILIES
+from kit.sae.model import SAE, SAEConfig, _plain_fields
+
+# Settings that decide the batches: SAEs trained in one pass must agree on them.
+SHARED_SETTINGS = ("batch_size", "data_seed", "val_fraction", "device")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines one training run (defaults: the paper's settings).
+
+    Architecture: dict_size, family, k, standardize (per-sample standardisation), bandwidth (JumpReLU).
+    Optimisation: Adam with lr, batch_size, epochs (or max_steps), grad_clip (max gradient norm).
+    Dead latents: AuxK with k_aux latents and weight aux_weight on latents that did not fire for dead_after
+    batches. Penalties: l1_coefficient (relu), l0_coefficient (jumprelu). Early stopping: val_fraction of the
+    rows held out, evaluated every eval_every steps (None: once per epoch), stop after patience evaluations
+    without improvement and keep the best weights. seed: initialisation; data_seed: split and batch order.
+    """
+
+    dict_size: int
+    family: str = "topk"
+    k: int | None = 32
+    seed: int = 0
+    standardize: bool = False
+    bandwidth: float = 1e-3
+    lr: float = 5e-4
+    batch_size: int = 1024
+    epochs: int = 10
+    max_steps: int | None = None
+    grad_clip: float = 1.0
+    k_aux: int = 512
+    aux_weight: float = 1 / 32
+    dead_after: int = 20
+    l1_coefficient: float = 0.05
+    l0_coefficient: float = 1e-3
+    val_fraction: float = 0.1
+    eval_every: int | None = None
+    patience: int = 3
+    data_seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int | None = None
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _plain_fields(self)
+        self.sae_config(1)  # checks family, dict_size, k
+        positive = ("lr", "batch_size", "epochs", "grad_clip", "k_aux", "dead_after", "patience", "log_every")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("max_steps", "eval_every", "checkpoint_every"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ConfigError(f"TrainConfig.{name} must be ≥ 1 or None, got {v!r}")
+        for name in ("aux_weight", "l1_coefficient", "l0_coefficient"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"TrainConfig.{name} must be ≥ 0, got {getattr(self, name)!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction!r}")
+
+    def sae_config(self, d: int) -> SAEConfig:
+        """The architecture this run trains, for inputs of width ``d``."""
+        return SAEConfig(family=self.family, d=d, dict_size=self.dict_size, k=self.k,
+                         standardize=self.standardize, bandwidth=self.bandwidth)
+
+    @property
+    def name(self) -> str:
+        """A short folder-friendly name: ``topk-D4096-k32-s0``."""
+        k = f"-k{self.k}" if self.family in K_FAMILIES else ""
+        return f"{self.family}-D{self.dict_size}{k}-s{self.seed}"
+
+
+def make_config(config: TrainConfig | dict) -> TrainConfig:
+    """A TrainConfig from a TrainConfig or a dict of its fields (ConfigError naming unknown fields)."""
+    if isinstance(config, TrainConfig):
+        return config
+    if not isinstance(config, dict):
+        raise ConfigError(f"a training config must be a TrainConfig or a dict, got {type(config).__name__}")
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(config) - names)
+    if unknown:
+        raise ConfigError(f"unknown training setting(s) {unknown}; valid: {sorted(names)}")
+    if "dict_size" not in config:
+        raise ConfigError("a training config needs dict_size")
+    return TrainConfig(**config)
+
+
+class _Run:
+    """The state of one SAE being trained: model, optimizer, counters, early stopping, curves."""
+
+    def __init__(self, cfg: TrainConfig, d: int, device: str, steps_per_epoch: int):
+        self.cfg = cfg
+        self.sae = SAE(cfg.sae_config(d), seed=cfg.seed).to(device)
+        self.opt = torch.optim.Adam(self.sae.parameters(), lr=cfg.lr, foreach=True)  # foreach: few kernels per step
+        self.dead_counter = torch.zeros(cfg.dict_size, dtype=torch.int64, device=device)
+        self.total = cfg.max_steps or cfg.epochs * steps_per_epoch
+        self.eval_every = cfg.eval_every or steps_per_epoch
+        self.step = 0
+        self.norm = 1.0
+        self.best_val = math.inf
+        self.bad_evals = 0
+        self.stopped = False
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.rows: list[dict] = []
+        self.last: dict = {}
+
+    @property
+    def done(self) -> bool:
+        return self.stopped or self.step >= self.total
+
+    def start(self, X_init: torch.Tensor) -> None:
+        """Data-dependent initialisation from finite training rows: b_dec = their (preprocessed) mean; the
+        loss scale = their mean squared distance to it. (Non-finite rows are reported by the step that meets them.)"""
+        X_init = X_init[torch.isfinite(X_init).all(1)]
+        if len(X_init) == 0:
+            return
+        with torch.no_grad():
+            x = self.sae.preprocess(X_init)
+            mean = x.mean(0)
+            self.sae.b_dec.copy_(mean)
+            self.norm = float((x - mean).pow(2).sum(1).mean().clamp_min(1e-12))
+
+    def _reconstruct(self, x: torch.Tensor, pre: torch.Tensor):
+        """``(x̂, reconstruction loss, active: bool[N, D], codes z: float[N, D] or None)`` of one batch."""
+        sae, cfg = self.sae, self.cfg
+        if cfg.family == "topk":  # sparse codes: decode without the dense [N, D] product
+            vals, idx = fam.topk_sparse(pre, cfg.k)
+            x_hat = fam.sparse_decode(vals, idx, sae.W_dec) + sae.b_dec
+            active = torch.zeros_like(pre, dtype=torch.bool).scatter_(1, idx, vals > 0)
+            return x_hat, losses.nmse(x, x_hat, self.norm), active, None
+        z = sae.training_codes(pre)
+        if cfg.family == "matryoshka":
+            rec, x_hat = losses.matryoshka_nmse(x, z, sae.W_dec, sae.b_dec, sae.config.prefixes, self.norm)
+        else:
+            x_hat = z @ sae.W_dec + sae.b_dec
+            rec = losses.nmse(x, x_hat, self.norm)
+        return x_hat, rec, z > 0, z
+
+    def train_step(self, xb: torch.Tensor) -> None:
+        """One optimisation step on the raw batch ``xb: float[B, d]``."""
+        sae, cfg = self.sae, self.cfg
+        x = sae.preprocess(xb)
+        pre = sae.pre_activations(xb)
+        x_hat, rec, active, z = self._reconstruct(x, pre)
+        loss, aux, penalty = rec, torch.zeros(()), torch.zeros(())
+        if cfg.family in K_FAMILIES and cfg.aux_weight > 0:
+            aux = losses.auxk_loss(x - x_hat, pre, self.dead_counter >= cfg.dead_after, sae.W_dec, cfg.k_aux)
+            loss = loss + cfg.aux_weight * aux
+        elif cfg.family == "relu":
+            penalty = losses.l1_penalty(z, sae.W_dec, x)
+            loss = loss + cfg.l1_coefficient * penalty
+        elif cfg.family == "jumprelu":
+            penalty = losses.jumprelu_l0(pre, sae.log_threshold, cfg.bandwidth)
+            loss = loss + cfg.l0_coefficient * penalty
+        if not torch.isfinite(loss):
+            raise ConfigError(f"step {self.step}: the loss of SAE {cfg.name} became non-finite "
+                              f"({float(loss.detach())}); try a smaller lr or standardize=True")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        losses.project_decoder_grad(sae.W_dec)
+        torch.nn.utils.clip_grad_norm_(sae.parameters(), cfg.grad_clip)
+        self.opt.step()
+        losses.renormalise_decoder(sae.W_dec)
+        fired = active.any(0)
+        self.dead_counter = torch.where(fired, torch.zeros_like(self.dead_counter), self.dead_counter + 1)
+        self.step += 1
+        if self.step % cfg.log_every == 0 or self.step == self.total:
+            self.last = {"step": self.step, "loss": float(loss.detach()), "nmse": float(rec.detach()),
+                         "aux": float(aux.detach()), "penalty": float(penalty.detach()),
+                         "l0": float(active.sum(1).float().mean()),
+                         "dead_fraction": float((self.dead_counter >= cfg.dead_after).float().mean()),
+                         "val_nmse": math.nan}
+            self.rows.append(dict(self.last))
+
+    def evaluate(self, X_val: torch.Tensor, chunk: int = 8192) -> None:
+        """Validation NMSE with inference codes; early-stopping bookkeeping (keeps the best weights)."""
+        sae = self.sae
+        with torch.no_grad():
+            err = sum(float((sae.preprocess(xv) - sae(xv)).pow(2).sum()) for xv in X_val.split(chunk))
+        val = err / X_val.shape[0] / self.norm
+        self.rows.append({"step": self.step, "val_nmse": val})
+        if val < self.best_val:
+            self.best_val, self.bad_evals = val, 0
+            self.best_state = {k: v.detach().clone() for k, v in sae.state_dict().items()}
+        else:
+            self.bad_evals += 1
+            self.stopped = self.bad_evals >= self.cfg.patience
+
+    def finish(self) -> SAE:
+        import pandas as pd
+
+        if self.best_state is not None:
+            self.sae.load_state_dict(self.best_state)
+        sae = self.sae.cpu().eval()
+        sae.history = pd.DataFrame(self.rows, columns=["step", "loss", "nmse", "aux", "penalty", "l0",
+                                                       "dead_fraction", "val_nmse"])
+        sae.train_config = self.cfg
+        return sae
+
+    # ---- checkpoints ----------------------------------------------------------------------------------
+    def save(self, folder: Path, data: str) -> None:
+        import pandas as pd
+
+        tensors = {"dead_counter": self.dead_counter.cpu()}
+        opt = self.opt.state_dict()
+        for pid, st in opt["state"].items():
+            for key, v in st.items():
+                tensors[f"opt.{pid}.{key}"] = v.detach().cpu().contiguous()
+        for key, v in (self.best_state or {}).items():
+            tensors[f"best.{key}"] = v.cpu().contiguous()
+        state = {"step": self.step, "norm": self.norm, "best_val": self.best_val, "bad_evals": self.bad_evals,
+                 "stopped": self.stopped, "has_best": self.best_state is not None,
+                 "param_groups": opt["param_groups"], "data": data, "rows": self.rows}
+        self.sae.history = pd.DataFrame(self.rows)
+        self.sae.train_config = self.cfg
+        with atomic_path(folder) as tmp:
+            tmp.mkdir()
+            ckpt.write_sae(self.sae, tmp)
+            save_file(tensors, str(tmp / "train_state.safetensors"))
+            (tmp / "train_state.json").write_text(json.dumps(state), encoding="utf-8")
+
+    def resume(self, folder: Path, data: str, device: str) -> None:
+        doc = ckpt.read_config(folder)
+        saved = doc.get("train_config", {})
+        mine = dataclasses.asdict(self.cfg)
+        diff = sorted(k for k in mine if k not in ("progress",) and saved.get(k) != mine[k])
+        if diff:
+            raise CheckpointError(f"{folder}: the checkpoint was trained with other settings ({diff}); "
+                                  "use another checkpoint_dir")
+        try:
+            state = json.loads((folder / "train_state.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"{folder}: unreadable training state ({e})") from None
+        if state.get("data") != data:
+            raise CheckpointError(f"{folder}: the checkpoint was trained on other data (fingerprint "
+                                  f"{state.get('data')}, this X has {data}); use another checkpoint_dir")
+        ckpt.load_weights_into(self.sae, folder / "weights.safetensors")
+        tensors = load_file(str(folder / "train_state.safetensors"))
+        opt_state: dict = {}
+        for key, v in tensors.items():
+            if key.startswith("opt."):
+                _, pid, name = key.split(".", 2)
+                opt_state.setdefault(int(pid), {})[name] = v
+        self.opt.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})  # moves to device
+        self.dead_counter = tensors["dead_counter"].to(device)
+        if state["has_best"]:
+            self.best_state = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+        self.step, self.norm, self.best_val = state["step"], state["norm"], state["best_val"]
+        self.bad_evals, self.stopped, self.rows = state["bad_evals"], state["stopped"], state["rows"]
+
+
+def fingerprint(X: np.ndarray) -> str:
+    """A cheap content hash of ``X`` (shape and up to 1,024 evenly spaced rows) that ties a checkpoint to its data."""
+    rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], 1024)).astype(np.int64))
+    h = hashlib.blake2b(repr(X.shape).encode(), digest_size=16)
+    h.update(np.ascontiguousarray(X[rows], dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def _split(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows), both sorted, drawn from ``data_seed``."""
+    n_val = int(round(cfg.val_fraction * n))
+    if n_val >= n:
+        raise DataError(f"val_fraction={cfg.val_fraction} leaves no training rows out of {n}")
+    perm = np.random.default_rng(cfg.data_seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _rows(X: np.ndarray, idx: np.ndarray, device: str) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(X[idx]), dtype=torch.float32).to(device)
+
+
+def _check_finite(x: torch.Tensor, rows: np.ndarray, what: str) -> None:
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        r, c = (int(v) for v in torch.nonzero(bad)[0])
+        raise DataError(f"{what}: X holds a non-finite value (NaN or inf) at row {int(rows[r])}, column {c}")
+
+
+def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | None = None,
+        callback: Callable[[int, list[SAE]], None] | None = None) -> list[SAE]:
+    """Train one SAE per config in one pass over ``X: float[N, d]`` (shared batches); return them (CPU, eval).
+
+    checkpoint_dir: one sub-folder per config (``{i:03d}-{name}``), written every ``checkpoint_every`` steps
+    (default: at each evaluation) and at the end; an existing one is resumed. callback(step, saes) runs
+    after every step.
+    """
+    if not configs:
+        raise ConfigError("no training config given")
+    first = configs[0]
+    for c in configs[1:]:
+        for name in SHARED_SETTINGS:
+            if getattr(c, name) != getattr(first, name):
+                raise ConfigError(f"SAEs trained in one pass must share {name}: {getattr(first, name)!r} vs "
+                                  f"{getattr(c, name)!r} ({c.name})")
+    X = to_numpy(X)
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+        raise DataError(f"X must be a non-empty 2-D array [samples, features], got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+        raise DataError(f"X must hold real numbers, got dtype {X.dtype}")
+    n, d = X.shape
+    device = resolve_device(first.device)
+    train_idx, val_idx = _split(n, first)
+    B = first.batch_size
+    spe = math.ceil(len(train_idx) / B)
+    X_val = _rows(X, val_idx, device) if len(val_idx) else None
+    if X_val is not None:
+        _check_finite(X_val, val_idx, "validation split")
+
+    runs = [_Run(c, d, device, spe) for c in configs]
+    data_key = fingerprint(X) if checkpoint_dir else ""
+    folders = [Path(checkpoint_dir) / f"{i:03d}-{c.name}" for i, c in enumerate(configs)] if checkpoint_dir else []
+    X_init = _rows(X, train_idx[:65536], device)
+    for i, run in enumerate(runs):
+        run.start(X_init)
+        if folders and (folders[i] / "train_state.json").exists():
+            run.resume(folders[i], data_key, device)
+    del X_init
+
+    last = max(r.total for r in runs)
+    pending = [r for r in runs if not r.done]
+    start = min((r.step for r in pending), default=last)
+    bar = tqdm(total=last, initial=start, disable=not first.progress, desc="train SAE", unit="step")
+    order_epoch, order = -1, None
+    try:
+        for step in range(start, last):
+            active = [(i, r) for i, r in enumerate(runs) if not r.done and r.step == step]
+            if all(r.done for r in runs):
+                break
+            if not active:
+                continue  # the runs left are further along (resumed from a later checkpoint)
+            epoch, j = divmod(step, spe)
+            if epoch != order_epoch:
+                order = np.random.default_rng([first.data_seed, epoch]).permutation(len(train_idx))
+                order_epoch = epoch
+            idx = np.sort(train_idx[order[j * B:(j + 1) * B]])
+            xb = _rows(X, idx, device)
+            _check_finite(xb, idx, f"step {step} (epoch {epoch}, batch {j})")
+            for i, run in active:
+                run.train_step(xb)
+                if X_val is not None and (run.step % run.eval_every == 0 or run.step == run.total):
+                    run.evaluate(X_val)
+                if folders and (run.step % (run.cfg.checkpoint_every or run.eval_every) == 0 or run.done):
+                    run.save(folders[i], data_key)
+            bar.update(1)
+            shown = active[0][1].last
+            if shown:
+                bar.set_postfix(loss=f"{shown['loss']:.4f}", L0=f"{shown['l0']:.1f}",
+                                dead=f"{shown['dead_fraction']:.3f}", refresh=False)
+            if callback is not None:
+                callback(step + 1, [r.sae for r in runs])
+    finally:
+        bar.close()
+    return [r.finish() for r in runs]
+
+
+def train(X, family: str = "topk", *, dict_size: int, k: int | None = 32, seed: int = 0,
+          checkpoint_dir: str | os.PathLike | None = None,
+          callback: Callable[[int, list[SAE]], None] | None = None, **settings) -> SAE:
+    """Train one SAE on ``X: float[N, d]``; ``settings`` are :class:`TrainConfig` fields.
+
+    The returned SAE (CPU, eval mode) carries ``history`` (training curves, a DataFrame) and ``train_config``.
+    """
+    cfg = make_config({"family": family, "dict_size": dict_size, "k": k, "seed": seed, **settings})
+    return fit(X, [cfg], checkpoint_dir=checkpoint_dir, callback=callback)[0]

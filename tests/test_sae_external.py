@@ -1,0 +1,173 @@
+"""Bring-your-own SAEs: raw tensors, SAELens folders and objects, overcomplete modules."""
+
+import json
+import types
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import kit.sae as S
+from kit.errors import CheckpointError, ConfigError, DataError
+
+d, D = 6, 20
+
+
+def _weights(seed=0, unit=False):
+    g = torch.Generator().manual_seed(seed)
+    W_enc, b_enc = torch.randn(d, D, generator=g), 0.1 * torch.randn(D, generator=g)
+    W_dec, b_dec = torch.randn(D, d, generator=g) * (1 + torch.rand(D, 1, generator=g)), torch.randn(d, generator=g)
+    if unit:
+        W_dec = W_dec / W_dec.norm(dim=1, keepdim=True)
+    return W_enc, b_enc, W_dec, b_dec
+
+
+def _x(n=40, seed=1):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
+
+
+def _reference(x, W_enc, b_enc, W_dec, b_dec, activation, k=None, threshold=None, sub=True):
+    pre = (x - b_dec if sub else x) @ W_enc + b_enc
+    if activation == "relu":
+        z = torch.relu(pre)
+    elif activation == "jumprelu":
+        z = pre * (pre > threshold)
+    else:
+        vals, idx = pre.topk(k, dim=1)
+        z = torch.zeros_like(pre).scatter(1, idx, torch.relu(vals))
+    return z, z @ W_dec + b_dec
+
+
+@pytest.mark.parametrize("activation", ["relu", "jumprelu"])
+def test_from_tensors_folds_decoder_norms_exactly(activation):
+    W = _weights()
+    th = torch.rand(D) * 0.5
+    sae = S.from_tensors(*W, activation=activation, threshold=th if activation == "jumprelu" else None)
+    x = _x()
+    z_ref, x_ref = _reference(x, *W, activation, threshold=th)
+    z = sae.encode(x)
+    assert torch.allclose(sae.W_dec.norm(dim=1), torch.ones(D), atol=1e-5)
+    assert torch.equal(z > 0, z_ref > 0)
+    assert torch.allclose(z, z_ref * W[2].norm(dim=1), atol=1e-4)  # codes carry the decoder norms
+    assert torch.allclose(sae.decode(z), x_ref, atol=1e-4)
+
+
+def test_from_tensors_topk_and_errors():
+    W = _weights(unit=True)
+    sae = S.from_tensors(*W, activation="topk", k=3)
+    z_ref, x_ref = _reference(_x(), *W, "topk", k=3)
+    assert torch.allclose(sae.encode(_x()), z_ref, atol=1e-5)
+    with pytest.warns(UserWarning, match="unit-norm"):
+        S.from_tensors(*_weights(), activation="topk", k=3)
+    with pytest.raises(ConfigError, match="needs k"):
+        S.from_tensors(*W, activation="topk")
+    with pytest.raises(ConfigError, match="activation"):
+        S.from_tensors(*W, activation="gelu")
+    with pytest.raises(DataError, match="W_dec has shape"):
+        S.from_tensors(W[0], W[1], W[2][:, :-1], W[3])
+    with pytest.raises(ConfigError, match="exceeds"):
+        S.from_tensors(*W, activation="topk", k=D + 1)
+
+
+def _write_saelens(folder, arch, W, threshold=None, k=None, apply_b_dec=True):
+    folder.mkdir()
+    cfg = {"d_in": d, "d_sae": D, "architecture": arch, "apply_b_dec_to_input": apply_b_dec,
+           "normalize_activations": "none", "dtype": "float32"}
+    if k is not None:
+        cfg["k"] = k
+    (folder / "cfg.json").write_text(json.dumps(cfg))
+    tensors = dict(zip(["W_enc", "b_enc", "W_dec", "b_dec"], W))
+    if threshold is not None:
+        tensors["threshold"] = threshold
+    save_file({n: t.contiguous() for n, t in tensors.items()}, str(folder / "sae_weights.safetensors"))
+
+
+def test_from_saelens_folder_jumprelu_and_standard(tmp_path):
+    W = _weights()
+    th = torch.rand(D) * 0.5
+    _write_saelens(tmp_path / "j", "jumprelu", W, threshold=th)
+    sae = S.from_saelens(tmp_path / "j")
+    _, x_ref = _reference(_x(), *W, "jumprelu", threshold=th)
+    assert sae.config.family == "jumprelu"
+    assert torch.allclose(sae(_x()), x_ref, atol=1e-4)
+
+    _write_saelens(tmp_path / "s", "standard", W, apply_b_dec=False)
+    sae = S.from_saelens(str(tmp_path / "s"))
+    _, x_ref = _reference(_x(), *W, "relu", sub=False)
+    assert sae.config.family == "relu" and torch.allclose(sae(_x()), x_ref, atol=1e-4)
+
+    _write_saelens(tmp_path / "bad", "jumprelu", W)  # no threshold
+    with pytest.raises(CheckpointError, match="threshold"):
+        S.from_saelens(tmp_path / "bad")
+    _write_saelens(tmp_path / "gated", "gated", W)
+    with pytest.raises(ConfigError, match="gated"):
+        S.from_saelens(tmp_path / "gated")
+    with pytest.raises(CheckpointError, match="cfg.json"):
+        S.from_saelens(tmp_path / "nowhere")
+
+
+def test_from_saelens_object_duck_typed():
+    W = _weights(unit=True)
+    cfg = types.SimpleNamespace(d_in=d, d_sae=D, apply_b_dec_to_input=True, normalize_activations="none",
+                                architecture=lambda: "topk", k=4)
+    obj = types.SimpleNamespace(cfg=cfg, W_enc=torch.nn.Parameter(W[0]), b_enc=W[1], W_dec=W[2], b_dec=W[3])
+    sae = S.from_saelens(obj)
+    z_ref, _ = _reference(_x(), *W, "topk", k=4)
+    assert sae.config.k == 4 and torch.allclose(sae.encode(_x()), z_ref, atol=1e-5)
+
+
+class _OvercompleteLike(torch.nn.Module):
+    """What overcomplete's TopKSAE exposes: encode → (pre_codes, codes), get_dictionary() → [D, d]."""
+
+    def __init__(self, top_k=3):
+        super().__init__()
+        self.top_k = top_k
+        self.encoder = torch.nn.Sequential(torch.nn.Linear(d, D), torch.nn.ReLU())
+        self.dictionary = torch.nn.Parameter(torch.randn(D, d) * 3)
+
+    def encode(self, x):
+        pre = self.encoder(x)
+        vals, idx = pre.topk(self.top_k, dim=1)
+        return pre, torch.zeros_like(pre).scatter(1, idx, vals)
+
+    def get_dictionary(self):
+        return self.dictionary
+
+
+def test_from_overcomplete_duck_typed():
+    torch.manual_seed(0)
+    model = _OvercompleteLike()
+    sae = S.from_overcomplete(model)
+    x = _x()
+    _, codes = model.encode(x)
+    with torch.no_grad():
+        assert sae.config.family == "topk" and sae.config.k == 3
+        assert torch.allclose(sae.W_dec.norm(dim=1), torch.ones(D), atol=1e-5)
+        assert torch.allclose(sae(x), codes @ model.dictionary, atol=1e-4)
+        assert torch.equal(sae.encode(x) > 0, codes > 0)
+        assert torch.equal(sae.W_enc, model.encoder[0].weight.T)
+    Z = S.encode_array(sae, x.numpy(), batch_size=7)
+    assert Z.shape == (40, D) and (Z >= 0).all()
+    with pytest.raises(ConfigError, match="encode"):
+        S.from_overcomplete(torch.nn.Linear(2, 2))
+
+
+def test_from_saelens_log_threshold_and_batchtopk_threshold(tmp_path):
+    W = _weights()
+    th = torch.rand(D) * 0.5 + 0.1
+    obj = types.SimpleNamespace(W_enc=W[0], b_enc=W[1], W_dec=W[2], b_dec=W[3], log_threshold=th.log())
+    _, x_ref = _reference(_x(), *W, "jumprelu", threshold=th)
+    assert torch.allclose(S.from_saelens(obj)(_x()), x_ref, atol=1e-4)
+    _write_saelens(tmp_path / "b", "batchtopk", W, threshold=torch.tensor(0.3), k=4)
+    with pytest.warns(UserWarning, match="unit-norm"):
+        sae = S.from_saelens(tmp_path / "b")
+    _, x_ref = _reference(_x(), *W, "jumprelu", threshold=torch.full((D,), 0.3))
+    assert sae.config.family == "batchtopk" and torch.allclose(sae(_x()), x_ref, atol=1e-4)
+    with pytest.raises(DataError, match="one number"):
+        S.from_tensors(*_weights(unit=True), activation="batchtopk", k=4, threshold=th)
+
+
+def test_wrapped_modules_have_no_checkpoint_format(tmp_path):
+    with pytest.raises(CheckpointError, match="ExternalSAE"):
+        S.from_overcomplete(_OvercompleteLike()).save(tmp_path / "x")
+    assert not (tmp_path / "x").exists()

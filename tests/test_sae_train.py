@@ -1,0 +1,168 @@
+"""kit.sae training: quality on planted data, sweeps, resumption, checkpoints, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import kit.sae as S
+from kit.errors import CheckpointError, ConfigError, DataError
+from kit.planted import make_world
+
+FAST = dict(batch_size=64, max_steps=12, lr=1e-3, progress=False, val_fraction=0.2, eval_every=4, log_every=1)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return make_world(n_samples=5000, seed=0)
+
+
+def _quality(sae, world, rows):
+    X = world.X[rows]
+    Z = S.encode_array(sae, X)
+    X_hat = S.decode_array(sae, Z)
+    ev = 1 - ((X - X_hat) ** 2).sum() / ((X - X.mean(0)) ** 2).sum()
+    best_cos = np.abs(world.atoms @ sae.W_dec.detach().numpy().T).max(1).mean()
+    return best_cos, ev
+
+
+def test_topk_recovers_planted_dictionary_and_untrained_does_not(world):
+    train_rows, test_rows = np.arange(4000), np.arange(4000, 5000)
+    sae = S.train(world.X[train_rows], "topk", dict_size=48, k=8, lr=1e-2, batch_size=256, epochs=40,
+                  progress=False, seed=0)
+    cos, ev = _quality(sae, world, test_rows)
+    assert cos >= 0.9 and ev >= 0.9, (cos, ev)
+    cos0, ev0 = _quality(S.untrained("topk", world.X.shape[1], 48, k=8), world, test_rows)
+    assert cos0 < 0.6 and ev0 < 0.5, (cos0, ev0)
+    h = sae.history
+    assert {"step", "loss", "nmse", "l0", "dead_fraction", "val_nmse"} <= set(h.columns)
+    assert h.loss.dropna().iloc[-1] < h.loss.dropna().iloc[0]
+    assert (h.l0.dropna() <= 8).all() and h.l0.dropna().iloc[-1] > 7
+
+
+@pytest.mark.parametrize("family", S.FAMILIES)
+def test_every_family_trains_with_unit_decoder(world, family):
+    sae = S.train(world.X[:1000], family, dict_size=32, k=4, seed=1, **dict(FAST, max_steps=40, lr=3e-3))
+    assert torch.allclose(sae.W_dec.norm(dim=1), torch.ones(32), atol=1e-5)
+    loss = sae.history.loss.dropna().to_numpy()
+    assert loss[-5:].mean() < loss[:5].mean()
+    Z = S.encode_array(sae, world.X[1000:1100])
+    assert (Z >= 0).all()
+    if family in ("batchtopk", "matryoshka"):
+        assert torch.isfinite(sae.threshold) and sae.threshold > 0
+    if family == "topk":
+        assert ((Z > 0).sum(1) <= 4).all()
+
+
+def test_early_stopping_keeps_the_best_weights(world):
+    sae = S.train(world.X[:600], "topk", dict_size=16, k=2, batch_size=50, max_steps=400, lr=0.05,
+                  eval_every=1, patience=2, progress=False)
+    h = sae.history
+    assert h.step.max() < 400  # stopped early
+    val = h.val_nmse.dropna().to_numpy()
+    assert val[-1] > val.min() and np.argmin(val) == len(val) - 3  # 2 evaluations without improvement
+
+
+def test_train_many_is_bit_identical_to_training_alone(world):
+    X = world.X[:800]
+    configs = [dict(family="topk", dict_size=32, k=4, seed=0), dict(family="batchtopk", dict_size=16, k=2, seed=1),
+               dict(family="relu", dict_size=24, seed=2, max_steps=6), dict(family="matryoshka", dict_size=64, k=4)]
+    configs = [{**FAST, **c} for c in configs]
+    many = S.train_many(X, configs)
+    for c, sae in zip(configs, many):
+        alone = S.train(X, **c)
+        for name, v in alone.state_dict().items():
+            assert torch.equal(v, sae.state_dict()[name]), (c["family"], name)
+    assert many[2].history.step.max() == 6
+
+
+def test_train_many_rejects_diverging_batches(world):
+    with pytest.raises(ConfigError, match="batch_size"):
+        S.train_many(world.X[:100], [dict(dict_size=8, k=2, batch_size=16), dict(dict_size=8, k=2, batch_size=32)])
+    with pytest.raises(ConfigError, match="unknown training setting"):
+        S.train(world.X[:100], dict_size=8, k=2, learning_rate=1.0)
+    configs = S.grid(["topk", "relu"], np.array([8, 16]), [0, 1], k=2)
+    assert len(configs) == 8 and type(configs[0].dict_size) is int  # numpy scalars become Python numbers
+
+
+def test_interrupted_run_resumes_to_the_same_weights(world, tmp_path):
+    X = world.X[:800]
+    cfg = dict(FAST, max_steps=20, checkpoint_every=3)
+    configs = [dict(cfg, family="topk", dict_size=32, k=4), dict(cfg, family="jumprelu", dict_size=16)]
+    full = S.train_many(X, configs)
+
+    def interrupt(step, saes):
+        if step == 11:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        S.train_many(X, configs, checkpoint_dir=tmp_path, callback=interrupt)
+    saved = json.loads(next(tmp_path.glob("000-*/train_state.json")).read_text())
+    assert saved["step"] == 9
+    seen = []
+    resumed = S.train_many(X, configs, checkpoint_dir=tmp_path, callback=lambda step, saes: seen.append(step))
+    assert seen[0] == 10 and seen[-1] == 20  # continued from the checkpoint at step 9
+    for a, b in zip(full, resumed):
+        for name, v in a.state_dict().items():
+            assert torch.equal(v, b.state_dict()[name]), name
+        assert a.history.equals(b.history)
+    with pytest.raises(CheckpointError, match="other settings"):
+        S.train_many(X, [dict(configs[0], lr=0.5), configs[1]], checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="other data"):
+        S.train_many(X + 1, configs, checkpoint_dir=tmp_path)
+
+
+def test_save_load_roundtrip_and_bad_checkpoints(world, tmp_path):
+    sae = S.train(world.X[:300], "batchtopk", dict_size=16, k=2, **FAST)
+    sae.save(tmp_path / "a")
+    back = S.load(tmp_path / "a")
+    for name, v in sae.state_dict().items():
+        assert torch.equal(v, back.state_dict()[name])
+    assert back.config == sae.config and back.train_config == sae.train_config
+    np.testing.assert_array_equal(S.encode_array(sae, world.X[:50]), S.encode_array(back, world.X[:50]))
+
+    cfg_file = tmp_path / "a" / "config.json"
+    doc = json.loads(cfg_file.read_text())
+    cfg_file.write_text(json.dumps({**doc, "config": {**doc["config"], "dict_size": 17}}))
+    with pytest.raises(CheckpointError, match="shape"):
+        S.load(tmp_path / "a")
+    cfg_file.write_text(json.dumps({**doc, "config": {**doc["config"], "family": "gated"}}))
+    with pytest.raises(CheckpointError, match="family"):
+        S.load(tmp_path / "a")
+    with pytest.raises(CheckpointError):
+        S.load(tmp_path / "missing")
+
+    rc = S.random_codes(8, 20, k=3, seed=5)
+    rc.save(tmp_path / "rc")
+    X = np.zeros((10, 8), np.float32)
+    np.testing.assert_array_equal(S.encode_array(S.load(tmp_path / "rc"), X), S.encode_array(rc, X))
+
+
+def test_non_finite_batch_names_the_step(world):
+    X = world.X[:400].copy()
+    X[123, 5] = np.nan
+    with pytest.raises(DataError, match=r"step \d+ .*row 123, column 5"):
+        S.train(X, dict_size=8, k=2, batch_size=32, max_steps=50, val_fraction=0, progress=False)
+
+
+def test_diverging_loss_names_the_step():
+    X = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32) * 1e20  # squares overflow float32
+    with pytest.raises(ConfigError, match=r"step 0: the loss .* non-finite"):
+        S.train(X, dict_size=8, k=2, batch_size=16, max_steps=5, val_fraction=0, progress=False)
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(dict_size=8, k=9), ConfigError, "exceeds dict_size"),
+    (dict(dict_size=0), ConfigError, "dict_size"),
+    (dict(dict_size=8, k=2, lr=0), ConfigError, "lr"),
+    (dict(dict_size=8, k=2, val_fraction=1.0), ConfigError, "val_fraction"),
+])
+def test_bad_training_settings(world, kw, err, match):
+    with pytest.raises(err, match=match):
+        S.train(world.X[:50], progress=False, **kw)
+
+
+def test_bad_training_data():
+    with pytest.raises(DataError, match="2-D"):
+        S.train(np.zeros(10, np.float32), dict_size=4, k=1)
