@@ -159,17 +159,57 @@ def test_encode_array_is_chunking_invariant():
                                atol=1e-6)
 
 
-def test_random_codes_ignore_content_and_are_deterministic():
+def test_random_codes_are_a_function_of_row_content_only():
     rc = S.random_codes(d=8, dict_size=50, k=6, seed=3)
     X = _x(40, 8).numpy()
     Z = S.encode_array(rc, X, batch_size=9)
     assert ((Z > 0).sum(1) == 6).all() and (Z <= 1).all()
-    np.testing.assert_array_equal(Z, S.encode_array(rc, 5 * X + 1, batch_size=40))  # content plays no role
+    np.testing.assert_array_equal(Z, S.encode_array(rc, X, batch_size=40))  # batching plays no role
+    np.testing.assert_array_equal(Z[::-1], S.encode_array(rc, X[::-1].copy()))  # nor the row's position
+    edited = X.copy()
+    edited[:, 0] += 1e-3  # an "edit" of every row, encoded in a separate call
+    assert not (S.encode_array(rc, edited) == Z).all(1).any()
+    assert (S.encode_array(rc, np.repeat(X[:1], 5, axis=0)) == Z[0]).all()  # identical rows, identical codes
     np.testing.assert_array_equal(Z, S.encode_array(S.random_codes(8, 50, 6, seed=3), X))
     assert not np.array_equal(Z, S.encode_array(S.random_codes(8, 50, 6, seed=4), X))
     assert len({tuple(np.flatnonzero(r)) for r in Z}) > 30  # rows differ from one another
-    used = (Z > 0).mean(0)
-    assert used.min() > 0  # latents are spread over the dictionary
+    assert (Z > 0).mean(0).min() > 0  # latents are spread over the dictionary
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), scale=st.floats(1e-3, 1e3))
+def test_l1_penalty_is_the_l1_norm_of_codes_of_unit_variance_data(seed, scale):
+    z, W = torch.relu(_x(6, 9, seed)), _x(9, 4, seed + 1)
+    literal = np.mean([sum(float(z[i, j]) * float(W[j].norm()) for j in range(9)) for i in range(6)]) / 2.0
+    assert float(losses.l1_penalty(z, W, 4.0)) == pytest.approx(literal, rel=1e-5)
+    # scaling the data (codes by s, the variance by s²) leaves the penalty unchanged
+    assert float(losses.l1_penalty(scale * z, W, 4.0 * scale**2)) == pytest.approx(literal, rel=1e-4)
+    pre = _x(6, 9, seed).requires_grad_(True)
+    losses.l1_penalty(torch.relu(pre), W, 4.0).backward()
+    assert torch.equal(pre.grad != 0, pre > 0)  # the gradient reaches every active code
+
+
+def test_auxk_gradient_reaches_only_dead_latents_and_ignores_b_dec():
+    pre = _x(16, 10).requires_grad_(True)
+    W = torch.nn.functional.normalize(_x(10, 6, 1), dim=1)
+    dead = torch.arange(10) < 4
+    residual = _x(16, 6, 2)
+    aux = losses.auxk_loss(residual, pre, dead, W, 3)
+    aux.backward()
+    assert (pre.grad[:, 4:] == 0).all() and (pre.grad[:, :4] != 0).any()
+    vals, idx = torch.where(dead, pre, torch.tensor(-torch.inf)).detach().topk(3, dim=1)
+    e_hat = torch.zeros(16, 6)
+    for i in range(16):
+        for v, j in zip(vals[i], idx[i]):
+            e_hat[i] += max(float(v), 0.0) * W[j]  # no b_dec in the auxiliary reconstruction
+    alpha = min(1.0, max(losses.AUX_MIN_SCALE, float((residual * e_hat).sum() / e_hat.pow(2).sum())))
+    literal = float((residual - alpha * e_hat).pow(2).sum(1).mean()
+                    / (residual - residual.mean(0)).pow(2).sum(1).mean())
+    assert float(aux) == pytest.approx(literal, rel=1e-5)
+    assert alpha < 1  # a random residual: ê overshoots and is shrunk
+    e_small = 2 * e_hat + 0.1 * residual  # ê aligned with the residual and smaller: used as is
+    assert float(losses.auxk_loss(e_small, pre.detach(), dead, W, 3)) == pytest.approx(
+        float((e_small - e_hat).pow(2).sum(1).mean() / (e_small - e_small.mean(0)).pow(2).sum(1).mean()), rel=1e-5)
 
 
 @settings(max_examples=25, deadline=None)

@@ -166,3 +166,35 @@ def test_bad_training_settings(world, kw, err, match):
 def test_bad_training_data():
     with pytest.raises(DataError, match="2-D"):
         S.train(np.zeros(10, np.float32), dict_size=4, k=1)
+
+
+def _l0(sae, X):
+    return float((S.encode_array(sae, X) > 0).sum(1).mean())
+
+
+def test_relu_gets_sparser_as_the_l1_coefficient_grows(world):
+    # early stopping is on (val_fraction > 0): it must judge the penalised objective, not the NMSE alone
+    kw = dict(dict_size=32, batch_size=64, max_steps=150, lr=3e-3, val_fraction=0.2, eval_every=10, progress=False)
+    l0 = [_l0(S.train(world.X[:1000], "relu", l1_coefficient=c, **kw), world.X[1000:1200]) for c in (0.01, 1.0)]
+    assert l0[1] < 0.5 * l0[0] and l0[1] < 8, l0
+
+
+def test_jumprelu_threshold_learns_at_any_data_scale(world):
+    kw = dict(dict_size=32, batch_size=64, max_steps=100, lr=3e-3, val_fraction=0.2, eval_every=10, progress=False)
+    thresholds = []
+    for scale in (1e-2, 1e2):
+        X = scale * world.X
+        a, b = (S.train(X[:1000], "jumprelu", l0_coefficient=c, **kw) for c in (1e-3, 1e-1))
+        assert not torch.equal(a.log_threshold, b.log_threshold)  # the L0 penalty moves the threshold
+        assert (b.log_threshold > a.log_threshold).float().mean() > 0.5
+        assert _l0(b, X[1000:1200]) < min(32 / 2, _l0(a, X[1000:1200]))
+        thresholds.append(a.config.init_threshold)
+        assert a.config.bandwidth / a.config.init_threshold == pytest.approx(0.1)  # TrainConfig's σ-relative values
+    assert thresholds[1] / thresholds[0] == pytest.approx(1e4, rel=1e-3)  # set relative to the data's scale
+
+
+def test_auxk_revives_dead_latents(world):
+    kw = dict(dict_size=256, k=2, batch_size=64, max_steps=300, lr=3e-3, dead_after=10, val_fraction=0, progress=False)
+    dead = [((S.encode_array(S.train(world.X[:2000], "topk", aux_weight=w, **kw), world.X[:2000]) > 0).sum(0) == 0).mean()
+            for w in (1 / 32, 0.0)]
+    assert dead[0] < 0.5 * dead[1], dead  # AuxK must not make more latents dead (before the fix: 0.57 vs 0.33)

@@ -30,27 +30,32 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 class RandomCodes(SAE):
-    """An SAE-protocol module whose codes depend only on the row's position and the seed, never on its content.
+    """An SAE-protocol module whose codes are a deterministic pseudo-random function of each row's bytes and
+    the seed: they carry no information about what the input means, yet identical rows get identical codes
+    and different rows (an image and its edit) different ones, whatever the batching.
 
-    Row i (counted over the whole array by :func:`kit.sae.encode_array`) gets k latents drawn uniformly
-    without replacement with magnitudes in (0, 1]; the same row index always gets the same code.
+    Each row gets k latents drawn uniformly without replacement with magnitudes in (0, 1].
     The weights (a random untrained TopK SAE) exist only so that the module speaks the SAE protocol.
     """
-
-    positional_codes = True
 
     def __init__(self, d: int, dict_size: int, k: int = 32, seed: int = 0):
         super().__init__(SAEConfig(family="topk", d=d, dict_size=dict_size, k=k), seed=seed)
         self.seed = int(seed)
 
-    def encode(self, x: torch.Tensor, row_offset: int = 0) -> torch.Tensor:
-        """Codes ``float[N, D]`` for the rows ``row_offset … row_offset + N − 1`` (``x`` is only shape-checked)."""
+    def row_keys(self, x: torch.Tensor) -> np.ndarray:
+        """uint64[N]: a hash of each row's float32 bytes and the seed."""
+        words = np.ascontiguousarray(x.detach().float().cpu().numpy()).view(np.uint32).astype(np.uint64)
+        cols = np.arange(words.shape[1], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            per_value = _mix(words * _GOLD + cols * _M1 + np.uint64(1))
+            return _mix(per_value.sum(1, dtype=np.uint64) ^ _mix(np.uint64(self.seed) * _M2 + np.uint64(2)))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes ``float[N, D]`` of ``x: float[N, d]``, a function of each row's bytes only."""
         self._check_input(x)
         n, D, k = x.shape[0], self.config.dict_size, self.config.k
-        rows = np.arange(row_offset, row_offset + n, dtype=np.uint64)[:, None]
         with np.errstate(over="ignore"):
-            key = _mix(rows * _GOLD + np.uint64(self.seed) * _M2 + np.uint64(1))
-            scores = _mix(key ^ (np.arange(D, dtype=np.uint64)[None, :] * _GOLD))
+            scores = _mix(self.row_keys(x)[:, None] ^ (np.arange(D, dtype=np.uint64)[None, :] * _GOLD))
         idx = np.argpartition(scores, k - 1, axis=1)[:, :k] if k < D else np.broadcast_to(np.arange(D), (n, D))
         mags = (_mix(np.take_along_axis(scores, idx, axis=1)) >> np.uint64(11)).astype(np.float64)
         mags = ((mags + 1.0) / 2.0**53).astype(np.float32)
@@ -60,7 +65,7 @@ class RandomCodes(SAE):
 
 
 def random_codes(d: int, dict_size: int, k: int = 32, seed: int = 0) -> RandomCodes:
-    """The random-codes baseline: k active latents per sample, independent of the input, deterministic."""
+    """The random-codes baseline: k active latents per sample, a hash of the row's bytes (no meaning), deterministic."""
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ConfigError(f"random_codes: k must be an integer ≥ 1, got {k!r}")
     return RandomCodes(d, dict_size, k, seed).eval()

@@ -4,6 +4,8 @@ set of coefficients works whatever the embedding's scale (0 = perfect, 1 = as ba
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from kit.sae.families import heaviside, sparse_decode
@@ -36,16 +38,25 @@ def matryoshka_nmse(x: torch.Tensor, z: torch.Tensor, W_dec: torch.Tensor, b_dec
     return torch.stack(losses).mean(), x_hat
 
 
-def l1_penalty(z: torch.Tensor, W_dec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Mean over rows of ``Σ_j z_j‖W_dec[j]‖``, divided by the batch's RMS norm (scale-free)."""
-    scale = x.pow(2).sum(1).mean().sqrt().detach().clamp_min(1e-12)
-    return (z * W_dec.norm(dim=1)).sum(1).mean() / scale
+def l1_penalty(z: torch.Tensor, W_dec: torch.Tensor, norm: float) -> torch.Tensor:
+    """Mean over rows of ``Σ_j z_j‖W_dec[j]‖``, divided by ``√norm`` (the NMSE normaliser of :func:`nmse`), so
+    that it is the L1 norm of the codes of data scaled to unit variance — on the same scale as the NMSE."""
+    return (z * W_dec.norm(dim=1)).sum(1).mean() / math.sqrt(norm)
+
+
+AUX_MIN_SCALE = 0.1  # the smallest factor by which AuxK's reconstruction of the residual is shrunk
 
 
 def auxk_loss(residual: torch.Tensor, pre: torch.Tensor, dead: torch.Tensor, W_dec: torch.Tensor,
               k_aux: int) -> torch.Tensor:
-    """AuxK: NMSE of the residual ``x − x̂`` (detached; normalised by its own variance) predicted from the
-    top ``k_aux`` dead latents.
+    """AuxK (Gao et al. 2024): NMSE of the residual ``e = x − x̂`` (detached; normalised by its own variance)
+    predicted as ``ê = α·Σ relu(pre_j)·W_dec[j]`` over each row's top ``k_aux`` dead latents (no b_dec).
+
+    ``α = clamp(⟨e, ê⟩ / ‖ê‖², AUX_MIN_SCALE, 1)`` over the batch (detached) shrinks an ê that overshoots the
+    residual (the floor keeps a gradient toward e when ê points away from it).
+    Without it, the dead latents' pre-activations (of the input's size) would be pulled down to the size of
+    the residual (a few percent of the input's variance) — below those of the live latents, so they never
+    win the top-k again, and AuxK made more latents dead instead of fewer.
 
     residual: float[N, d]; pre: float[N, D]; dead: bool[D]. Zero when no latent is dead.
     """
@@ -55,7 +66,10 @@ def auxk_loss(residual: torch.Tensor, pre: torch.Tensor, dead: torch.Tensor, W_d
     k = min(k_aux, n_dead)
     masked = torch.where(dead, pre, torch.full_like(pre, -torch.inf))
     vals, idx = masked.topk(k, dim=-1)
-    return nmse(residual.detach(), sparse_decode(torch.relu(vals), idx, W_dec))
+    e = residual.detach()
+    e_hat = sparse_decode(torch.relu(vals), idx, W_dec)
+    alpha = ((e * e_hat).sum() / e_hat.pow(2).sum().clamp_min(1e-12)).detach().clamp(AUX_MIN_SCALE, 1.0)
+    return nmse(e, alpha * e_hat)
 
 
 def jumprelu_l0(pre: torch.Tensor, log_threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:

@@ -35,7 +35,8 @@ class SAEConfig:
     k: active latents per sample (used by topk/batchtopk/matryoshka); standardize: per-sample standardisation
     of inputs (``(x − mean) / std`` over features) applied by :meth:`SAE.preprocess`; subtract_b_dec: centre
     inputs by ``b_dec`` before encoding; bandwidth: JumpReLU's straight-through kernel width;
-    init_threshold: JumpReLU's initial threshold.
+    init_threshold: JumpReLU's initial threshold (both in pre-activation units; the trainer sets them
+    relative to the data's scale).
     """
 
     family: str
@@ -168,7 +169,7 @@ class SAE(nn.Module):
 
 
 def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: str, what: str) -> np.ndarray:
-    """Apply ``fn(module, x, row_offset)`` to ``X`` in chunks of ``batch_size`` rows; float32 numpy out."""
+    """Apply ``fn(module, x)`` to ``X`` in chunks of ``batch_size`` rows; float32 numpy out."""
     if batch_size < 1:
         raise ConfigError(f"{what}: batch_size must be ≥ 1, got {batch_size}")
     X = to_numpy(X)
@@ -183,7 +184,7 @@ def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: 
         with torch.no_grad():
             for s in range(0, X.shape[0], batch_size):
                 xb = torch.as_tensor(np.ascontiguousarray(X[s:s + batch_size]), dtype=torch.float32, device=dev)
-                out[s:s + batch_size] = fn(module, xb, s).float().cpu().numpy()
+                out[s:s + batch_size] = fn(module, xb).float().cpu().numpy()
     finally:
         module.to(orig)
     return out
@@ -191,14 +192,9 @@ def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: 
 
 def encode_array(sae: nn.Module, X, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
     """Codes ``float32[N, D]`` of ``X: float[N, d]`` (numpy or tensor), computed in chunks."""
-    def fn(m, xb, offset):
-        if getattr(m, "positional_codes", False):
-            return m.encode(xb, row_offset=offset)
-        return m.encode(xb)
-
-    return _apply_array(sae, fn, X, sae.config.dict_size, batch_size, device, "encode_array")
+    return _apply_array(sae, lambda m, xb: m.encode(xb), X, sae.config.dict_size, batch_size, device, "encode_array")
 
 
 def decode_array(sae: nn.Module, Z, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
     """Reconstructions ``float32[N, d]`` of codes ``Z: float[N, D]``, computed in chunks."""
-    return _apply_array(sae, lambda m, zb, _: m.decode(zb), Z, sae.config.d, batch_size, device, "decode_array")
+    return _apply_array(sae, lambda m, zb: m.decode(zb), Z, sae.config.d, batch_size, device, "decode_array")

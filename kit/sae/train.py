@@ -39,12 +39,16 @@ SHARED_SETTINGS = ("batch_size", "data_seed", "val_fraction", "device")
 class TrainConfig:
     """Everything that defines one training run (defaults: the paper's settings).
 
-    Architecture: dict_size, family, k, standardize (per-sample standardisation), bandwidth (JumpReLU).
+    Architecture: dict_size, family, k, standardize (per-sample standardisation); JumpReLU's init_threshold
+    and bandwidth are in units of σ = √(norm / d), the spread of the training data's projection on a unit
+    direction (norm = its mean squared distance to its mean, the NMSE normaliser) — the scale of the initial
+    pre-activations — so they suit any embedding scale; the trained SAE's config holds them in input units.
     Optimisation: Adam with lr, batch_size, epochs (or max_steps), grad_clip (max gradient norm).
     Dead latents: AuxK with k_aux latents and weight aux_weight on latents that did not fire for dead_after
     batches. Penalties: l1_coefficient (relu), l0_coefficient (jumprelu). Early stopping: val_fraction of the
-    rows held out, evaluated every eval_every steps (None: once per epoch), stop after patience evaluations
-    without improvement and keep the best weights. seed: initialisation; data_seed: split and batch order.
+    rows held out, evaluated every eval_every steps (None: once per epoch) on the training objective
+    (NMSE + sparsity penalty, without AuxK), stop after patience evaluations without improvement and keep
+    the best weights. seed: initialisation; data_seed: split and batch order.
     """
 
     dict_size: int
@@ -52,7 +56,8 @@ class TrainConfig:
     k: int | None = 32
     seed: int = 0
     standardize: bool = False
-    bandwidth: float = 1e-3
+    init_threshold: float = 1.0
+    bandwidth: float = 0.1
     lr: float = 5e-4
     batch_size: int = 1024
     epochs: int = 10
@@ -89,10 +94,10 @@ class TrainConfig:
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction!r}")
 
-    def sae_config(self, d: int) -> SAEConfig:
-        """The architecture this run trains, for inputs of width ``d``."""
-        return SAEConfig(family=self.family, d=d, dict_size=self.dict_size, k=self.k,
-                         standardize=self.standardize, bandwidth=self.bandwidth)
+    def sae_config(self, d: int, sigma: float = 1.0) -> SAEConfig:
+        """The architecture this run trains, for inputs of width ``d`` whose σ (see above) is ``sigma``."""
+        return SAEConfig(family=self.family, d=d, dict_size=self.dict_size, k=self.k, standardize=self.standardize,
+                         bandwidth=self.bandwidth * sigma, init_threshold=self.init_threshold * sigma)
 
     @property
     def name(self) -> str:
@@ -141,7 +146,8 @@ class _Run:
 
     def start(self, X_init: torch.Tensor) -> None:
         """Data-dependent initialisation from finite training rows: b_dec = their (preprocessed) mean; the
-        loss scale = their mean squared distance to it. (Non-finite rows are reported by the step that meets them.)"""
+        loss scale = their mean squared distance to it; JumpReLU's threshold and bandwidth in units of
+        σ = √(norm / d). (Non-finite rows are reported by the step that meets them.)"""
         X_init = X_init[torch.isfinite(X_init).all(1)]
         if len(X_init) == 0:
             return
@@ -150,6 +156,9 @@ class _Run:
             mean = x.mean(0)
             self.sae.b_dec.copy_(mean)
             self.norm = float((x - mean).pow(2).sum(1).mean().clamp_min(1e-12))
+            if self.cfg.family == "jumprelu":
+                self.sae.config = self.cfg.sae_config(x.shape[1], math.sqrt(self.norm / x.shape[1]))
+                self.sae.log_threshold.fill_(math.log(self.sae.config.init_threshold))
 
     def _reconstruct(self, x: torch.Tensor, pre: torch.Tensor):
         """``(x̂, reconstruction loss, active: bool[N, D], codes z: float[N, D] or None)`` of one batch."""
@@ -178,10 +187,10 @@ class _Run:
             aux = losses.auxk_loss(x - x_hat, pre, self.dead_counter >= cfg.dead_after, sae.W_dec, cfg.k_aux)
             loss = loss + cfg.aux_weight * aux
         elif cfg.family == "relu":
-            penalty = losses.l1_penalty(z, sae.W_dec, x)
+            penalty = losses.l1_penalty(z, sae.W_dec, self.norm)
             loss = loss + cfg.l1_coefficient * penalty
         elif cfg.family == "jumprelu":
-            penalty = losses.jumprelu_l0(pre, sae.log_threshold, cfg.bandwidth)
+            penalty = losses.jumprelu_l0(pre, sae.log_threshold, sae.config.bandwidth)
             loss = loss + cfg.l0_coefficient * penalty
         if not torch.isfinite(loss):
             raise ConfigError(f"step {self.step}: the loss of SAE {cfg.name} became non-finite "
@@ -200,16 +209,30 @@ class _Run:
                          "aux": float(aux.detach()), "penalty": float(penalty.detach()),
                          "l0": float(active.sum(1).float().mean()),
                          "dead_fraction": float((self.dead_counter >= cfg.dead_after).float().mean()),
-                         "val_nmse": math.nan}
+                         "val_nmse": math.nan, "val_loss": math.nan}
             self.rows.append(dict(self.last))
 
+    def _penalty_sum(self, z: torch.Tensor) -> float:
+        """The sparsity penalty of inference codes ``z: float[N, D]``, summed over rows (0 for the k families)."""
+        if self.cfg.family == "relu":
+            return self.cfg.l1_coefficient * float(losses.l1_penalty(z, self.sae.W_dec, self.norm)) * z.shape[0]
+        if self.cfg.family == "jumprelu":
+            return self.cfg.l0_coefficient * float((z > 0).sum())
+        return 0.0
+
     def evaluate(self, X_val: torch.Tensor, chunk: int = 8192) -> None:
-        """Validation NMSE with inference codes; early-stopping bookkeeping (keeps the best weights)."""
+        """Validation NMSE and objective (NMSE + penalty) with inference codes; early stopping on the objective
+        (keeps the best weights). Stopping on the NMSE alone would keep the densest, least penalised weights."""
         sae = self.sae
+        err = pen = 0.0
         with torch.no_grad():
-            err = sum(float((sae.preprocess(xv) - sae(xv)).pow(2).sum()) for xv in X_val.split(chunk))
-        val = err / X_val.shape[0] / self.norm
-        self.rows.append({"step": self.step, "val_nmse": val})
+            for xv in X_val.split(chunk):
+                z = sae.encode(xv)
+                err += float((sae.preprocess(xv) - sae.decode(z)).pow(2).sum())
+                pen += self._penalty_sum(z)
+        nmse = err / X_val.shape[0] / self.norm
+        val = nmse + pen / X_val.shape[0]
+        self.rows.append({"step": self.step, "val_nmse": nmse, "val_loss": val})
         if val < self.best_val:
             self.best_val, self.bad_evals = val, 0
             self.best_state = {k: v.detach().clone() for k, v in sae.state_dict().items()}
@@ -224,7 +247,7 @@ class _Run:
             self.sae.load_state_dict(self.best_state)
         sae = self.sae.cpu().eval()
         sae.history = pd.DataFrame(self.rows, columns=["step", "loss", "nmse", "aux", "penalty", "l0",
-                                                       "dead_fraction", "val_nmse"])
+                                                       "dead_fraction", "val_nmse", "val_loss"])
         sae.train_config = self.cfg
         return sae
 

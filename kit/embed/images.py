@@ -1,0 +1,89 @@
+"""Open image files and bring every pixel format to 8-bit RGB.
+
+The rules: grayscale/bilevel/CMYK/YCbCr → RGB by PIL's conversion; 16- and 32-bit integer grayscale
+(``I;16*``, ``I``) are rescaled from the 16-bit range (``v / 257``), not clipped; float images (``F``) are
+taken to lie in [0, 1]; anything with transparency (RGBA, LA, palette with a transparent colour) is
+composited onto white. Unreadable or truncated files raise :class:`kit.errors.DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Sequence, Union
+
+import numpy as np
+from PIL import Image
+
+from kit.errors import DataError
+
+ImageLike = Union[str, os.PathLike, Image.Image]
+
+
+def _gray_to_rgb(a: np.ndarray) -> Image.Image:
+    a8 = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.repeat(a8[..., None], 3, axis=2), mode="RGB")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """An 8-bit RGB copy of ``img`` (see the module docstring for the conversion rules)."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode.startswith("I"):  # I;16, I;16B, I;16L, I (16-bit PNG/TIFF grayscale)
+        return _gray_to_rgb(np.asarray(img, dtype=np.float64) / 257.0)
+    if mode == "F":
+        return _gray_to_rgb(np.asarray(img, dtype=np.float64) * 255.0)
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    elif mode in ("L", "1") and "transparency" in img.info:
+        img = img.convert("LA")
+        mode = "LA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def open_image(item: ImageLike) -> Image.Image:
+    """Decode a path (or take a PIL image) and return it as 8-bit RGB; errors name the file."""
+    if isinstance(item, Image.Image):
+        try:
+            return to_rgb(item)
+        except (OSError, ValueError) as e:
+            raise DataError(f"in-memory image (mode {item.mode!r}, size {item.size}) "
+                            f"cannot be converted to RGB: {e}") from None
+    path = os.fspath(item)
+    try:
+        with Image.open(path) as img:
+            img.load()  # decodes fully: a truncated file fails here, not later
+            return to_rgb(img).copy()
+    except FileNotFoundError:
+        raise DataError(f"image file {path!r} does not exist") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise DataError(f"image file {path!r} is unreadable or truncated: {e}") from None
+
+
+def image_list_hash(images: Sequence[ImageLike]) -> str:
+    """SHA-256 over the images' contents in order (file bytes, or mode+size+pixels of PIL images).
+
+    The names of the files do not enter: the same pictures in another folder give the same hash.
+    """
+    h = hashlib.sha256()
+    for item in images:
+        part = hashlib.sha256()
+        if isinstance(item, Image.Image):
+            part.update(f"{item.mode}{item.size}".encode())
+            part.update(item.tobytes())
+        else:
+            path = os.fspath(item)
+            try:
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        part.update(block)
+            except OSError as e:
+                raise DataError(f"image file {path!r} cannot be read: {e}") from None
+        h.update(part.digest())
+    return h.hexdigest()

@@ -1,0 +1,147 @@
+"""The stages chained for the notebooks: a benchmark and its embeddings, SAEs trained once and cached.
+
+    data = prepare(PipelineConfig(), cache_dir)          # toy-synCUB + the toy encoder, offline
+    X_train, Y_train = data.split("train")
+    saes = train_cached(X_train, [dict(family="topk", dict_size=256, k=8)], cache_dir)
+
+Everything expensive is cached under ``cache_dir`` by the parameters (and, for SAEs, a hash of the training
+data), so every chapter of the book can call these functions and only the first one pays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kit.errors import ConfigError
+from kit.types import ConceptTable, Embeddings, PairedBenchmark
+
+TOY = {"toy-syncub", "toy-syncoco"}
+HUB = {"syncub", "syncoco"}
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Which benchmark, which encoder (defaults: the offline default).
+
+    benchmark: "toy-syncub", "toy-syncoco" (rendered by the kit), "syncub", "syncoco" (the Hub) or a folder
+    in the Hub layout; concepts_dir: for Hub benchmarks, the base dataset's folder (CUB_200_2011 for synCUB,
+    COCO 2017 for synCOCO) whose annotated images are matched; n_pairs, n_images: sizes of toy benchmarks.
+    """
+
+    benchmark: str = "toy-syncub"
+    encoder: str = "toy"
+    n_pairs: int = 2000
+    n_images: int = 3000
+    concepts_dir: str | None = None
+    coco_split: str = "val2017"
+    revision: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        known = TOY | HUB
+        if self.benchmark not in known and not Path(self.benchmark).is_dir():
+            raise ConfigError(f"benchmark={self.benchmark!r} is neither one of {sorted(known)} nor a folder")
+        if self.benchmark in TOY and min(self.n_pairs, self.n_images) < 1:
+            raise ConfigError("n_pairs and n_images must be ≥ 1")
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A benchmark with its embeddings.
+
+    concepts: annotated images (ConceptTable with split labels); X: their embeddings ``float32[N, d]``;
+    pairs: the paired benchmark; X_orig, X_edit: embeddings of its originals and edits ``float32[P, d]``.
+    """
+
+    concepts: ConceptTable
+    X: Embeddings
+    pairs: PairedBenchmark
+    X_orig: Embeddings
+    X_edit: Embeddings
+    config: PipelineConfig
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(X: float32[n, d], Y: bool[n, C])`` of one split (``"train"``, ``"val"``, ``"test"``)."""
+        if self.concepts.split is None:
+            raise ConfigError("these concept annotations have no split labels")
+        mask = self.concepts.split == name
+        if not mask.any():
+            raise ConfigError(f"no image in split {name!r} (splits: {sorted(set(self.concepts.split))})")
+        return self.X.X[mask], self.concepts.Y[mask]
+
+
+def benchmark_folder(config: PipelineConfig, cache_dir: str | os.PathLike) -> Path:
+    """The folder of a toy benchmark, rendered on first use (cached by its parameters)."""
+    from kit import data
+
+    name = f"{config.benchmark}-p{config.n_pairs}-i{config.n_images}-s{config.seed}"
+    folder = Path(cache_dir) / "benchmarks" / name
+    if not (folder / "metadata.csv").is_file():
+        render = data.render_toy_syncub if config.benchmark == "toy-syncub" else data.render_toy_syncoco
+        render(folder, n_pairs=config.n_pairs, n_images=config.n_images, seed=config.seed)
+    return folder
+
+
+def prepare(config: PipelineConfig | None = None, cache_dir: str | os.PathLike = ".cache", **overrides) -> Prepared:
+    """Load (or render) the benchmark and embed its annotated images and its pairs (cached)."""
+    from kit import data, embed
+
+    config = config or PipelineConfig()
+    if overrides:
+        config = dataclasses.replace(config, **overrides)
+    if config.benchmark in TOY:
+        folder = benchmark_folder(config, cache_dir)
+        pairs = data.load_paired(folder)
+        concepts = data.load_toy_images(folder)
+    else:
+        pairs = data.load_paired(config.benchmark, revision=config.revision)
+        if not config.concepts_dir:
+            raise ConfigError(f"benchmark={config.benchmark!r} needs concepts_dir: the folder of its base dataset "
+                              "(CUB_200_2011 for synCUB, COCO 2017 for synCOCO)")
+        concepts = (data.load_cub(config.concepts_dir) if "cub" in config.benchmark.lower()
+                    else data.load_coco(config.concepts_dir, config.coco_split))
+    if concepts.images is None:
+        raise ConfigError("the concept annotations carry no image paths to embed")
+    encoder = embed.load_encoder(config.encoder, device=config.device)
+    emb_cache = Path(cache_dir) / "embeddings"
+    X = embed.embed_images(concepts.images, encoder, batch_size=config.batch_size, device=config.device,
+                           cache_dir=emb_cache, ids=concepts.ids, progress=False)
+    X_orig, X_edit = embed.embed_benchmark(pairs, encoder, cache_dir=emb_cache, batch_size=config.batch_size,
+                                           device=config.device, progress=False)
+    return Prepared(concepts=concepts, X=X, pairs=pairs, X_orig=X_orig, X_edit=X_edit, config=config)
+
+
+def _data_hash(X: np.ndarray) -> str:
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    return hashlib.sha256(X.tobytes() + str(X.shape).encode()).hexdigest()[:16]
+
+
+def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLike, **common) -> list:
+    """Train SAEs (``kit.sae.TrainConfig`` fields per dict, ``common`` for all) on ``X: float[N, d]`` in one
+    pass, or load them from ``cache_dir/saes`` when the same data and configuration were trained before."""
+    from kit import sae as sae_mod
+    from kit.sae.train import make_config
+
+    cfgs = [make_config({**common, **c}) for c in configs]
+    h = _data_hash(X)
+
+    def folder(cfg) -> Path:
+        key = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "device")},
+                         sort_keys=True, default=str)
+        digest = hashlib.sha256((key + h).encode()).hexdigest()[:12]
+        return Path(cache_dir) / "saes" / f"{cfg.name}-{digest}"
+
+    todo = [c for c in cfgs if not (folder(c) / "config.json").is_file()]
+    if todo:
+        for cfg, trained in zip(todo, sae_mod.train_many(X, todo)):
+            trained.save(folder(cfg))
+    return [sae_mod.load(folder(c)) for c in cfgs]

@@ -1,0 +1,381 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Training sparse autoencoders
+#
+# A vision encoder turns an image into a dense vector $x \in \mathbb{R}^d$. A **sparse autoencoder** (SAE)
+# rewrites that vector as a non-negative combination of a few directions out of a large dictionary
+# {cite}`cunningham2023sparse,bricken2023monosemanticity`:
+#
+# $$z = \sigma\big(W_{\text{enc}}^\top (x - b_{\text{dec}}) + b_{\text{enc}}\big) \in \mathbb{R}^D_{\ge 0},
+# \qquad \hat x = W_{\text{dec}}^\top z + b_{\text{dec}},$$
+#
+# with $D$ latents (typically $D \gg d$; the offline default uses $D = 256$ for $d = 128$) and unit-norm
+# decoder rows. It is trained to reconstruct $x$ while keeping $z$ **sparse** — few latents active per image —
+# in the hope that each latent then stands for one thing a person would name. The families of SAEs differ only
+# in the sparsifying activation $\sigma$ and in how sparsity is paid for:
+#
+# | family | activation $\sigma$ | sparsity comes from |
+# |---|---|---|
+# | ReLU + L1 {cite}`cunningham2023sparse` | $\max(0, u)$ | an L1 penalty on $z$ in the loss |
+# | TopK {cite}`gao2024scaling` | keep the $k$ largest $u_j$ of each image | the architecture: exactly $k$ active |
+# | BatchTopK {cite}`bussmann2024batchtopk` | keep the $k \cdot B$ largest of a batch of $B$ images | $k$ active *on average*; a learned threshold at inference |
+# | Matryoshka {cite}`bussmann2025matryoshka` | BatchTopK | plus: nested prefixes of the dictionary must each reconstruct $x$ |
+# | JumpReLU {cite}`rajamanoharan2024jumprelu` | $u \cdot \mathbb{1}[u > \theta_j]$, a learned threshold per latent | an L0 penalty (straight-through gradients) |
+#
+# This chapter trains all five on the embeddings of the offline benchmark **in one pass over the data**, looks
+# at their training curves and at the usual proxies (reconstruction, sparsity, dead and dense latents), shows
+# what the auxiliary loss AuxK does against dead latents, and how to bring an SAE trained elsewhere. The SAEs
+# trained here are cached, so the next chapters load them instead of training again.
+
+# %% tags=["parameters"]
+smoke = False
+seed = 0
+cache_dir = ".cache"
+benchmark = "toy-syncub"
+encoder = "toy"
+concepts_dir = ""
+device = "auto"
+n_pairs = 2000
+n_images = 3000
+dict_size = 256     # latents D of every SAE; the standard SAE of the book is TopK with 256 latents, k 8
+k = 8               # active latents per image (TopK, BatchTopK, Matryoshka)
+epochs = 20
+aux_dict_size = 2048  # the larger dictionary of the AuxK experiment
+aux_k = 4
+
+# %%
+import dataclasses
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from safetensors.torch import save_file
+
+from kit.metrics import proxies
+from kit.pipeline import PipelineConfig, prepare, train_cached
+from kit.sae import TrainConfig, encode_array, from_saelens, from_tensors, random_codes, untrained
+from kit.sae import families as fam
+
+if smoke:
+    n_pairs, n_images, dict_size, epochs = 120, 300, 64, 3
+    aux_dict_size, aux_k = 256, 4
+sns.set_theme(style="whitegrid")
+
+# %% [markdown]
+# ## The activations, one picture each
+#
+# The functions below are the kit's own (`kit.sae.families`), applied to made-up pre-activations $u$. On the
+# left, ReLU and JumpReLU as functions of one pre-activation: JumpReLU is zero up to its threshold $\theta$ and
+# then *jumps* to the identity, so a latent is either clearly on or off. In the middle, TopK on one image's
+# 24 pre-activations: only the $k = 4$ largest survive. On the right, a batch of six images: TopK keeps exactly
+# four latents in every row, BatchTopK keeps the $4 \times 6 = 24$ largest values of the whole batch, so an
+# image with many strong pre-activations may keep more than four and a dull one fewer. At inference BatchTopK
+# (and Matryoshka, which trains with it) replaces the batch rule by a single threshold estimated during
+# training, so that an image's code does not depend on the other images of its batch.
+
+# %%
+rng = np.random.default_rng(seed)
+u = torch.linspace(-1, 2, 301)
+theta = torch.tensor(0.5)
+pre_row = torch.tensor(rng.normal(0, 1, size=(1, 24)), dtype=torch.float32)
+pre_batch = torch.tensor(rng.normal(0, 1, size=(6, 24)) + rng.normal(0, 0.8, size=(6, 1)), dtype=torch.float32)
+
+fig, axes = plt.subplots(1, 4, figsize=(16, 3.4), gridspec_kw={"width_ratios": [1, 1.3, 1.3, 1.3]})
+axes[0].plot(u, torch.relu(u), label="ReLU")
+axes[0].plot(u, fam.threshold_codes(u, theta), label=f"JumpReLU (θ = {float(theta):g})", ls="--")
+axes[0].set(xlabel="pre-activation u", ylabel="code z", title="ReLU and JumpReLU")
+axes[0].legend()
+kept = fam.topk_codes(pre_row, 4)[0] > 0
+axes[1].bar(range(24), pre_row[0], color=np.where(kept, "C3", "0.75"))
+axes[1].set(xlabel="latent", ylabel="u", title="TopK, k = 4: red bars survive")
+for ax, (name, z) in zip(axes[2:], [("TopK (per image)", fam.topk_codes(pre_batch, 4)),
+                                    ("BatchTopK (per batch)", fam.batchtopk_codes(pre_batch, 4)[0])]):
+    active = (z > 0).numpy()
+    sns.heatmap(active, cbar=False, cmap="Greys", linewidths=0.3, linecolor="0.85", ax=ax,
+                yticklabels=[f"{n} kept" for n in active.sum(1)])
+    ax.set(xlabel="latent", title=name)
+    ax.tick_params(axis="y", rotation=0)
+plt.tight_layout()
+
+# %% [markdown]
+# Matryoshka SAEs {cite}`bussmann2025matryoshka` use BatchTopK codes but add one reconstruction loss per
+# *prefix* of the dictionary: the first $D/32$ latents alone must reconstruct $x$, then the first $D/16$, and so on
+# up to all $D$. Early latents are pushed towards general concepts, later ones towards refinements. The
+# prefixes of our dictionary:
+
+# %%
+print(f"Matryoshka prefixes for D = {dict_size}: {fam.matryoshka_prefixes(dict_size)}")
+
+# %% [markdown]
+# ## The data
+#
+# The SAEs are trained on the embeddings of the *train* split of the annotated images; the *test* split is kept
+# for the proxies below and for matching in the next chapters.
+
+# %%
+data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
+                              concepts_dir=concepts_dir or None, seed=seed, device=device), cache_dir)
+X_train, _ = data.split("train")
+X_test, _ = data.split("test")
+d = X_train.shape[1]
+print(f"train {X_train.shape}, test {X_test.shape}")
+
+# %% [markdown]
+# ## Five SAEs in one pass
+#
+# `kit.sae.train_many` trains several SAEs on the **same batches**: each batch is drawn once and every SAE takes
+# its own step on it. An SAE trained in such a sweep is identical to the one trained alone, so a sweep costs
+# one pass over the data. `kit.pipeline.train_cached` wraps it with a cache keyed by the data and the full
+# training configuration: the first chapter to ask for an SAE trains it, the others load it.
+#
+# The training settings are the fields of `kit.sae.TrainConfig`; its defaults are the paper's, and we change
+# only `dict_size`, `k` and `epochs`:
+
+# %%
+pd.Series(dataclasses.asdict(TrainConfig(dict_size=dict_size)), name="TrainConfig default").to_frame()
+
+# %%
+families = ["relu", "topk", "batchtopk", "matryoshka", "jumprelu"]
+configs = [dict(family=f, dict_size=dict_size, k=k, seed=seed) for f in families]
+t0 = time.perf_counter()
+saes = dict(zip(families, train_cached(X_train, configs, cache_dir, epochs=epochs, progress=False)))
+print(f"{len(saes)} SAEs trained (or loaded from the cache) in {time.perf_counter() - t0:.1f} s")
+
+# %% [markdown]
+# ## Training curves
+#
+# Every trained SAE carries `sae.history`, a table with one row every `log_every` steps (loss, normalised
+# reconstruction error NMSE, active latents L0, fraction of dead latents) and one row per evaluation on the
+# held-out 10% of the training rows (`val_nmse`). NMSE is the squared error divided by the data's variance:
+# 0 is a perfect reconstruction, 1 is no better than predicting the mean embedding. Training stops early when
+# the validation error has not improved for `patience` evaluations, and the best weights are kept.
+
+# %%
+long = []
+for f, s in saes.items():
+    h = s.history
+    for column, label in [("nmse", "train NMSE"), ("val_nmse", "validation NMSE"), ("l0", "L0 (active latents)"),
+                          ("dead_fraction", "dead fraction")]:
+        part = h.dropna(subset=[column])
+        long.append(pd.DataFrame({"family": f, "step": part.step, "metric": label, "value": part[column]}))
+long = pd.concat(long, ignore_index=True)
+g = sns.relplot(data=long, x="step", y="value", hue="family", col="metric", kind="line", marker="o",
+                col_wrap=4, height=2.8, facet_kws={"sharey": False})
+g.set_titles("{col_name}")
+g.axes_dict["L0 (active latents)"].set_yscale("log", base=2)
+last = long.groupby(["family", "metric"]).value.last().unstack()
+last.round(3)
+
+# %% [markdown]
+# ## The proxies
+#
+# Before asking whether latents mean anything, the field checks that the SAE does its job {cite}`karvonen2025saebench`:
+#
+# - **FVU** (fraction of variance unexplained) $= \sum_i \lVert x_i - \hat x_i\rVert^2 / \sum_i \lVert x_i - \bar x\rVert^2$;
+#   explained variance is $1 - \text{FVU}$;
+# - **L0**: active latents per image;
+# - **dead latents**: never fire on the evaluation images; **dense latents**: fire on more than 10% of them.
+#
+# `kit.metrics.proxies` computes them in one pass on the test split. The untrained twin (same family and size,
+# random weights: `kit.sae.untrained`) and random codes that ignore the image (`kit.sae.random_codes`) are the
+# references: they are what ΔMATCHScore subtracts in the next chapter.
+
+# %%
+def proxy_row(name, kind, model):
+    h = proxies(X_test, model).headline()
+    return {"family": name, "SAE": kind, "FVU": h["fvu"], "explained variance": 1 - h["fvu"],
+            "cosine": h["cosine"], "L0": h["l0"], "dead fraction": h["dead_fraction"],
+            "dense fraction": h["dense_fraction"]}
+
+
+rows = []
+for f, s in saes.items():
+    rows.append(proxy_row(f, "trained", s))
+    rows.append(proxy_row(f, "untrained", untrained(f, d, dict_size, k=k, seed=seed)))
+rows.append(proxy_row("topk", "random codes", random_codes(d, dict_size, k=k, seed=seed)))
+proxy_table = pd.DataFrame(rows).set_index(["family", "SAE"])
+proxy_table.round(3)
+
+# %% [markdown]
+# How the codes are spread is easier to see than to tabulate. Left: how many latents each test image uses.
+# Right: how often each latent fires, latents sorted from the most to the least frequent — a latent on the
+# right end at zero is dead on the test split, one far above the dashed 10% line is dense.
+
+# %%
+codes = {f: encode_array(s, X_test) for f, s in saes.items()}
+l0 = pd.concat([pd.DataFrame({"family": f, "active latents per image": (Z > 0).sum(1)}) for f, Z in codes.items()])
+freq = pd.concat([pd.DataFrame({"family": f, "latent rank": np.arange(Z.shape[1]),
+                                "firing frequency": np.sort((Z > 0).mean(0))[::-1]}) for f, Z in codes.items()])
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
+sns.boxplot(data=l0, x="active latents per image", y="family", hue="family", ax=axes[0])
+axes[0].set_xscale("log", base=2)
+sns.lineplot(data=freq, x="latent rank", y="firing frequency", hue="family", ax=axes[1])
+axes[1].axhline(0.1, ls="--", c="0.4")
+axes[1].set_yscale("symlog", linthresh=1e-2)
+axes[1].set_ylim(0, 1)
+plt.tight_layout()
+
+# %% [markdown]
+# Three things stand out in the offline default run.
+#
+# - **The TopK-style SAEs are sparse by construction.** TopK uses exactly $k = 8$ latents on every image;
+#   BatchTopK and Matryoshka use about 8 on average, with a wide spread between images (left panel). They
+#   explain about half of the variance (explained variance 0.46–0.48), and some of their latents never fire on
+#   the test split (dead fraction 0.13–0.16).
+# - **The ReLU and JumpReLU SAEs are not sparse at all with this training budget.** About half of the dictionary
+#   is active on every image (L0 around 126–128 of 256) and every latent is dense. Their much better
+#   reconstruction (explained variance 0.83–0.85) is bought with those extra latents. The standard budget is 40
+#   optimiser steps (20 epochs of batches of 1,024 on about 1,900 rows), too few for the L1 penalty or for the
+#   thresholds of JumpReLU to switch latents off; TopK-style SAEs need no such time. Comparing families is only
+#   fair at equal sparsity, which is why the paper compares the TopK-style families at the same $k$.
+# - **Nothing has converged.** The validation curves above are still falling at the last step. Matryoshka's
+#   training NMSE is higher than the others' because it is the mean over its six nested prefixes; its
+#   validation NMSE, computed with the full dictionary, is in line with TopK's.
+#
+# The untrained twins explain less (TopK-style: FVU 0.77; ReLU and JumpReLU: FVU above 1, worse than predicting
+# the mean), and random codes explain nothing, as they should.
+
+# %% [markdown]
+# ## Dead latents and AuxK
+#
+# A TopK latent that never makes it into the top $k$ gets no gradient: nothing pulls it towards the data, so
+# once dead it stays dead. Large dictionaries with small $k$ lose many latents this way. AuxK
+# {cite}`gao2024scaling` gives them a second chance: a latent that has not fired for `dead_after` batches counts
+# as dead, and an auxiliary loss asks the top `k_aux` dead latents to reconstruct what the live ones missed (the
+# residual $x - \hat x$), weighted by `aux_weight` (1/32). The gradient of that loss moves the dead latents
+# towards directions the data needs.
+#
+# To test it we train a larger dictionary with a small $k$ twice, once with AuxK and once without
+# (`aux_weight=0`), with smaller batches so that there are enough steps for latents to die.
+
+# %%
+aux_configs = [dict(family="topk", dict_size=aux_dict_size, k=aux_k, seed=seed, aux_weight=w)
+               for w in (0.0, TrainConfig(dict_size=aux_dict_size).aux_weight)]
+aux_saes = train_cached(X_train, aux_configs, cache_dir, epochs=epochs, batch_size=128, progress=False)
+dead = []
+for c, s in zip(aux_configs, aux_saes):
+    h = s.history.dropna(subset=["dead_fraction"])
+    label = "AuxK" if c["aux_weight"] > 0 else "no AuxK"
+    dead.append(pd.DataFrame({"run": label, "step": h.step, "dead fraction (training)": h.dead_fraction}))
+ax = sns.lineplot(data=pd.concat(dead), x="step", y="dead fraction (training)", hue="run")
+ax.set_title(f"TopK, D = {aux_dict_size}, k = {aux_k}")
+pd.DataFrame([proxy_row("topk", "AuxK" if c["aux_weight"] > 0 else "no AuxK", s)
+              for c, s in zip(aux_configs, aux_saes)]).set_index(["family", "SAE"]).round(3)
+
+# %% [markdown]
+# In this run AuxK does not do what it is meant to do. Both runs lose most of their dictionary during training,
+# and the run *with* AuxK ends with more dead latents than the run without (training curves above; on the test
+# split 91% against 86% of the latents never fire), at about the same FVU (0.253 against 0.257). AuxK was
+# designed for dictionaries of millions of latents trained on billions of tokens; on a dictionary 16 times the
+# embedding width, trained for 300 steps on about 1,900 embeddings, it does not revive latents. Measure the dead
+# fraction of every SAE you evaluate rather than assume AuxK has fixed it: a dead latent can never be matched
+# to a concept — it is capacity the SAE pays for and does not use.
+#
+# ## Bringing your own SAE
+#
+# The rest of the book needs only `encode` (and, for a few metrics, `decode` and `W_dec`), so an SAE trained
+# with another library enters through a converter:
+#
+# - `kit.sae.from_tensors(W_enc, b_enc, W_dec, b_dec, activation=..., k=..., threshold=...)` from raw weights
+#   (`W_enc: [d, D]`, `W_dec: [D, d]`);
+# - `kit.sae.from_saelens(folder_or_object)` from a SAELens checkpoint (`cfg.json` + `sae_weights.safetensors`)
+#   or a loaded SAELens object;
+# - `kit.sae.from_overcomplete(model)` for an `overcomplete` SAE.
+#
+# None of these libraries has to be installed. As a check, we export our TopK SAE as raw tensors and our JumpReLU
+# SAE as a SAELens folder, read both back and compare the codes.
+
+# %%
+topk = saes["topk"]
+w = {n: p.detach() for n, p in topk.named_parameters()}
+mine = from_tensors(w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"], activation="topk", k=k)
+same_topk = np.array_equal(encode_array(mine, X_test), codes["topk"])
+
+jump = saes["jumprelu"]
+with tempfile.TemporaryDirectory() as folder:
+    folder = Path(folder)
+    (folder / "cfg.json").write_text(json.dumps({"architecture": "jumprelu", "d_in": d, "d_sae": dict_size,
+                                                 "apply_b_dec_to_input": True}))
+    state = {n: p.detach().contiguous() for n, p in jump.named_parameters() if n != "log_threshold"}
+    save_file({**state, "threshold": jump.log_threshold.detach().exp().contiguous()},
+              str(folder / "sae_weights.safetensors"))
+    imported = from_saelens(folder)
+Z_imported = encode_array(imported, X_test)
+print(f"from_tensors (TopK): identical codes: {same_topk}")
+print(f"from_saelens (JumpReLU): same active latents: {np.array_equal(Z_imported > 0, codes['jumprelu'] > 0)}, "
+      f"largest code difference {np.abs(Z_imported - codes['jumprelu']).max():.2e}")
+
+# %% [markdown]
+# With SAELens installed and internet access, a published SAE is two lines:
+#
+# ```python
+# from sae_lens import SAE
+# sae = kit.sae.from_saelens(SAE.from_pretrained(release, sae_id)[0])   # SAELens ≥ 4 returns a tuple
+# ```
+#
+# ## Exercises
+#
+# **1.** The L1 coefficient of the ReLU SAE sets its sparsity only indirectly. Train ReLU SAEs with
+# `l1_coefficient` in 0.05, 0.2, 1 and 5 (one `train_cached` call, the coefficient in each dict) and plot FVU
+# against L0 on the test split. What do you see, and why did TopK make this knob unnecessary?
+#
+# ````{admonition} Solution
+# :class: dropdown
+# ```python
+# cfgs = [dict(family="relu", dict_size=dict_size, seed=seed, l1_coefficient=c) for c in (0.05, 0.2, 1, 5)]
+# runs = train_cached(X_train, cfgs, cache_dir, epochs=epochs, progress=False)
+# pd.DataFrame([proxy_row(f"relu l1={c['l1_coefficient']}", "trained", s) for c, s in zip(cfgs, runs)])
+# ```
+# With the standard budget of 40 steps, L0 does not move (about 126 active latents for every coefficient in the
+# offline default run) while FVU rises, from 0.17 to 0.34: the penalty shrinks the codes, hence the worse
+# reconstruction, but does not switch latents off in so few steps. Where a coefficient lands depends on the
+# data's scale and on the training length, so comparing ReLU SAEs "at the same sparsity" means searching the
+# coefficient for each run. TopK {cite}`gao2024scaling` fixes L0 = k by construction: sparsity becomes a
+# setting rather than an outcome, and the loss is pure reconstruction.
+# ````
+#
+# **2.** `kit.sae.from_tensors` rescales the decoder rows of an imported ReLU or JumpReLU SAE to unit norm and
+# multiplies the codes by the old norms, but it refuses to do so for TopK (it warns and keeps the rows). Why is
+# the rescaling harmless for ReLU and not for TopK?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# Rescaling row $j$ of $W_{\text{dec}}$ by $1/s_j$ and column $j$ of the encoder by $s_j$ leaves
+# $z_j W_{\text{dec},j}$ — and thus $\hat x$ — unchanged, and a positive factor never changes *whether* a ReLU
+# (or a thresholded, rescaled JumpReLU) latent is positive. TopK compares pre-activations *across* latents:
+# multiplying latent $j$'s pre-activation by $s_j$ can move it into or out of the top $k$, so the same weights
+# would give a different set of active latents and a different reconstruction.
+# ```
+#
+# **3.** BatchTopK keeps $k$ latents per image *on average* while training, and uses a single learned threshold at
+# inference. Encode the test split with the BatchTopK SAE and count images with fewer than $k/2$ and more than
+# $2k$ active latents. Which images use many latents?
+#
+# ````{admonition} Solution
+# :class: dropdown
+# ```python
+# n_active = (codes["batchtopk"] > 0).sum(1)
+# print((n_active < k / 2).sum(), (n_active > 2 * k).sum())
+# distance = np.linalg.norm(X_test - X_train.mean(0), axis=1)
+# print(np.corrcoef(n_active, distance)[0, 1])
+# ```
+# In the offline default run 87 of the 600 test images use fewer than 4 latents and 12 use more than 16, and the
+# number of active latents correlates strongly with the image's distance from the mean training embedding
+# (Pearson r ≈ 0.85). The threshold gives an image as many latents as have a pre-activation above it: unusual
+# images cross it with more latents, typical ones with fewer. This adaptive budget is what BatchTopK was
+# designed for {cite}`bussmann2024batchtopk`; it also means that L0 is no longer a constant and has to be
+# reported as a mean.
+# ````

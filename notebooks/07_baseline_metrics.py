@@ -1,0 +1,354 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Baseline metrics: what the field measures today
+#
+# Before MATCHScore and TAPAScore {cite}`klotz2026evaluating`, SAEs for vision were judged with metrics borrowed
+# from language-model interpretability or proposed alongside vision SAEs. They answer different questions:
+#
+# - **does the SAE reproduce its input?** — the reconstruction and sparsity proxies;
+# - **does the code keep the geometry of the embedding?** — CKNNA {cite}`huh2024platonic`;
+# - **do the images that activate a latent look alike?** — the monosemanticity score MS {cite}`pach2025monosemantic`;
+# - **can a few latents classify a concept?** — FMS (Härle et al., 2025, "Measuring and Guiding Monosemanticity")
+#   and sparse probing {cite}`karvonen2025saebench`;
+# - **does removing a concept's latents remove the concept, and only it?** — TPP and SCR
+#   {cite}`karvonen2024erasure`, absorption (Chanin et al., 2024, "A is for Absorption", as implemented by
+#   SAEBench {cite}`karvonen2025saebench`);
+# - **can a latent steer the encoder's zero-shot output?** — steerability, in the manner of Joseph et al. (2025,
+#   "Steering CLIP's vision transformer with sparse autoencoders").
+#
+# This chapter explains each metric in a paragraph — what it computes, what it rewards and what it cannot see —
+# and computes all of them for the standard offline SAE of the book (TopK, 256 latents, 8 active) on the
+# embeddings of the *test* split, as one tidy table and one figure. Every metric in `kit.metrics` has the same
+# shape: `metric(..., config=None) -> result`, where the config's defaults are the source's settings and the
+# result has `headline()` (the numbers a paper reports) and `to_rows()` (the same numbers as rows of a results
+# table). Chapter *Sanity checks* asks which of these numbers tell a trained SAE from noise; chapter *Metric
+# validity* asks which track the truth in a world where the truth is known.
+
+# %% tags=["parameters"]
+smoke = False
+seed = 0
+cache_dir = ".cache"
+benchmark = "toy-syncub"
+encoder = "toy"
+concepts_dir = ""
+device = "auto"
+n_pairs = 2000
+n_images = 3000
+family = "topk"     # the standard offline SAE: TopK with 256 latents, 8 active, 20 epochs
+dict_size = 256
+k = 8
+epochs = 20
+out_dir = ""        # when set, the table is written to out_dir/baseline_metrics.json
+
+# %%
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from kit import metrics
+from kit.embed import embed_texts, load_encoder
+from kit.embed.train_toy import phrase
+from kit.pipeline import PipelineConfig, prepare, train_cached
+from kit.results import save_results
+from kit.sae import encode_array
+
+if smoke:
+    n_pairs, n_images, dict_size, epochs = 120, 300, 64, 3
+sns.set_theme(style="whitegrid")
+
+# %% [markdown]
+# ## The SAE and the data
+#
+# The SAE is trained on the embeddings of the train split (cached, shared with the other chapters); every metric
+# is computed on the embeddings $X$ of the test split, their codes $Z$ and their concept labels $Y$.
+
+# %%
+config = PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
+                        concepts_dir=concepts_dir or None, seed=seed, device=device)
+data = prepare(config, cache_dir)
+X_train, _ = data.split("train")
+X, Y = data.split("test")
+[sae] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir, epochs=epochs)
+Z = encode_array(sae, X, device=device)
+names, groups = data.concepts.names, data.concepts.groups
+print(f"test split: X {X.shape}, Z {Z.shape}, Y {Y.shape} ({len(set(groups))} concept families)")
+
+results, timings = {}, {}
+
+
+def run(name, fn):
+    """Compute one metric, remember its result and how long it took."""
+    start = time.perf_counter()
+    results[name] = fn()
+    timings[name] = time.perf_counter() - start
+    return results[name]
+
+
+# %% [markdown]
+# ## Reconstruction and sparsity
+#
+# The proxies every SAE paper reports, and SAEBench's "core" metrics {cite}`karvonen2025saebench`: the **MSE** and
+# the **fraction of variance unexplained** (FVU $= \sum_n \lVert x_n - \hat x_n \rVert^2 / \sum_n \lVert x_n -
+# \bar x \rVert^2$, 0 is perfect, 1 is no better than predicting the mean), the **cosine** between $x$ and its
+# reconstruction $\hat x$, **L0** (active latents per image), and the share of **dead** (never firing) and
+# **dense** (firing on more than 10% of images) latents. They reward an SAE that explains its input with few
+# latents. They cannot see *what* the latents mean: rotate the dictionary inside its span and every proxy stays
+# the same, while every latent's meaning changes.
+
+# %%
+prox = run("proxies", lambda: metrics.proxies(X, sae, metrics.ProxiesConfig(device=device)))
+prox.headline()
+
+# %% [markdown]
+# ## CKNNA: does the code keep the embedding's neighbourhoods?
+#
+# Centered kernel nearest-neighbour alignment {cite}`huh2024platonic` compares two representations of the same
+# images through their similarity kernels, restricted to pairs that are among each other's $k = 10$ nearest
+# neighbours in *both* representations; 1 means the two agree on who is close to whom. Between $X$ and $Z$ it
+# rewards an SAE whose sparse codes keep the local geometry of the embedding. It cannot see concepts at all: the
+# identity map (no SAE) scores perfectly, and so would any dense rotation.
+
+# %%
+ck = run("cknna", lambda: metrics.cknna(X, Z, metrics.CKNNAConfig(device=device)))
+ck.headline()
+
+# %% [markdown]
+# ## MS: do the images that activate a latent look alike?
+#
+# The monosemanticity score {cite}`pach2025monosemantic` of latent $j$ is the average similarity of pairs of
+# images, weighted by how strongly both activate $j$ (activations min–max scaled to $[0, 1]$), with the
+# similarity measured by a *separate* reference encoder (the paper uses DINOv2). It rewards latents whose
+# activating images resemble each other, and needs no labels. It cannot see recall — a latent that fires on three
+# near-identical images is perfectly "monosemantic" — and it inherits the reference encoder's notion of
+# similarity. Offline there is no second encoder, so the reference here is the toy encoder itself ($E = X$): a
+# latent is then rewarded for agreeing with the very embedding it was trained on; with a real backbone, pass a
+# DINOv2 embedding of the same images.
+
+# %%
+ms = run("ms", lambda: metrics.monosemanticity(X, Z, metrics.MSConfig(device=device)))
+ms.headline()
+
+# %% [markdown]
+# ## FMS: one latent, one concept?
+#
+# The feature monosemanticity score (Härle et al., 2025, "Measuring and Guiding Monosemanticity") asks, per
+# concept, on a class-balanced sample: how well does the **best single latent** classify the concept (a decision
+# stump: the *capacity*); how much of that is lost when this latent is removed (*local* disentanglement: a
+# monosemantic concept drops to chance); and how little deeper trees on further latents add (*global*: the
+# concept needs no backups). $\text{FMS} = \text{capacity} \cdot (\text{local} + \text{global}) / 2$. It rewards
+# a concept carried by exactly one latent. It cannot see a latent that fires for *several* concepts (it looks
+# from the concept to the latents, not back), and it penalises an SAE that splits a concept over two latents —
+# the very case FBMP's coalitions forgive.
+
+# %%
+fm = run("fms", lambda: metrics.fms(Z, Y))
+fm.headline()
+
+# %% [markdown]
+# ## Sparse probing: can a few latents classify a concept?
+#
+# SAEBench's sparse probing {cite}`karvonen2025saebench` ranks the latents by the difference of their mean
+# activation on images with and without the concept, keeps the top $k \in \{1, 2, 5\}$, fits a logistic
+# regression on them and reports its balanced test accuracy. It rewards an SAE that concentrates a concept's
+# information in a few latents. It cannot see specificity: a probe may use a latent that also fires for many
+# other concepts, and its weights may *subtract* latents — a reading no person would give the latent alone.
+
+# %%
+sp = run("sparse probing", lambda: metrics.sparse_probing(Z, Y, metrics.SparseProbingConfig(device=device)))
+sp.headline()
+
+# %% [markdown]
+# ## TPP and SCR: does ablating a concept's latents remove the concept, and only it?
+#
+# Targeted concept erasure {cite}`karvonen2024erasure` trains linear probes on the embeddings, picks each
+# concept's latents by their attribution to its probe, and ablates them (keeping the SAE's error term, so only
+# those latents' contribution leaves the embedding). **TPP** (targeted probe perturbation), over the values of
+# each attribute family: ablating concept $i$'s latents should lower probe $i$'s accuracy and leave the other
+# probes of the family alone. **SCR** (spurious correlation removal, SHIFT): a probe trained on a set where two
+# concepts always co-occur learns the spurious one too; ablating the spurious concept's latents should recover
+# the accuracy of an unbiased probe (1 = fully recovered). Both reward latents that are causally *separate* for
+# separate concepts. They cannot see whether the latents are interpretable one by one (20 latents may be ablated
+# together), and they depend on the probes: a concept the embedding does not linearly encode cannot be tested.
+
+# %%
+families = [idx for idx in data.concepts.families().values() if len(idx) >= 2]
+tp = run("tpp", lambda: metrics.tpp(X, Y, sae, groups=families, Z=Z, config=metrics.ErasureConfig(device=device)))
+tp.headline()
+
+# %%
+scr_pairs = metrics.choose_scr_pairs(Y, groups, min_cell=5 if smoke else 20)
+print("SCR pairs (task, spurious):", [(names[a], names[b]) for a, b in scr_pairs])
+sc = run("scr", lambda: metrics.scr(X, Y, sae, pairs=scr_pairs, Z=Z, config=metrics.ErasureConfig(device=device)))
+print({m: round(v, 3) for m, v in sc.headline().items()})
+at = sc.config.n_values.index(sc.config.headline_n)
+pd.DataFrame({"task": [names[t] for t, _ in sc.pairs], "spurious": [names[s] for _, s in sc.pairs],
+              "biased probe": sc.base, "unbiased probe": sc.oracle,
+              f"after ablating {sc.config.headline_n} latents": sc.ablated[at], "SCR": sc.scr[at]}).round(3)
+
+# %% [markdown]
+# ## Absorption: does a broad latent swallow a specific one?
+#
+# Feature absorption (Chanin et al., 2024, "A is for Absorption"; the SAEBench procedure
+# {cite}`karvonen2025saebench`) was found on "starts with the letter L": a latent for that concept stops firing on
+# some words because a more specific latent has *absorbed* it. Here each attribute family plays the part of the
+# first letter and its values the letters. Per concept: a probe on the embeddings gives the concept's direction,
+# sparse probes find its main latents, and an image counts as **fully absorbed** when the main latents are silent
+# although the probe detects the concept and another latent aligned with the concept carries it. Lower is better.
+# It rewards SAEs whose concept latents fire reliably; it cannot see concepts whose main latents were never found
+# (a missing concept is not "absorbed"), and its thresholds come from language models.
+
+# %%
+ab = run("absorption", lambda: metrics.absorption(X, Y, sae, groups, Z=Z,
+                                                  config=metrics.AbsorptionConfig(device=device)))
+ab.headline()
+
+# %% [markdown]
+# ## Steerability: can a latent push the encoder's zero-shot output?
+#
+# For CLIP-like encoders, Joseph et al. (2025, "Steering CLIP's vision transformer with sparse autoencoders")
+# clamp one latent to a large value, decode, and watch CLIP's zero-shot probabilities over a vocabulary move. The
+# kit's version: for latent $j$ and probe images, set $z_j$ to a multiple of the mean embedding norm, keep the
+# SAE's error term, and compare the softmax over the vocabulary's text embeddings before and after. The word whose
+# probability grows most is the latent's **target**; its mean gain is the latent's **power**; **steerability** is
+# the share of the moved probability that lands on the target (1: the latent steers towards one word only). It
+# rewards latents whose decoder direction *means* a word to the text tower. It needs a text tower (no DINOv2) and
+# a vocabulary, and it cannot see when the latent fires: a never-firing latent can steer perfectly. The vocabulary
+# here is the attribute names ("wing color blue"), embedded by the toy encoder's text tower.
+
+# %%
+text_encoder = load_encoder(encoder, device=device)
+vocabulary = [phrase(n) for n in names]
+st = run("steerability", lambda: metrics.steerability(X, sae, lambda texts: embed_texts(texts, text_encoder),
+                                                      vocabulary, Z=Z, config=metrics.SteerabilityConfig(device=device)))
+print(st.headline())
+top = np.argsort(-st.power)[:8]
+pd.DataFrame({"latent": top, "target word": [vocabulary[t] for t in st.target[top]],
+              "power": st.power[top], "steerability": st.steerability[top]}).round(3)
+
+# %% [markdown]
+# ## All metrics in one table
+#
+# Every result turns into tidy rows with `to_rows` — the same columns as MATCHScore's and TAPAScore's rows, so a
+# whole evaluation is one `pandas.concat`.
+
+# %%
+labels = dict(dataset=benchmark, encoder=encoder, sae=family, dict_size=dict_size, k=k, seed=seed)
+rows = [row for name, result in results.items() for row in result.to_rows(**labels, source=name)]
+table = pd.DataFrame([r.as_dict() for r in rows])
+table["seconds"] = table.source.map(timings).round(2)
+shown = ~table.metric.str.contains(r"_n\d+$")  # TPP and SCR at every ablation size stay in the file, not here
+table.loc[shown, ["source", "metric", "value", "seconds"]].round(3)
+
+# %% [markdown]
+# A headline is a mean over units — images, latents, concepts or concept pairs — and the mean hides how the units
+# spread. The figure shows the units behind each headline (the dashed line is the headline).
+
+# %%
+units = pd.concat([pd.DataFrame({"metric": m, "value": np.asarray(v, dtype=float)})
+                   for res in results.values() if hasattr(res, "units") for m, v in res.units().items()
+                   if m in ("fvu", "cosine", "ms", "fms", "sparse_probing_k1", "tpp", "scr", "absorption_fraction",
+                            "steer_power", "steerability")])
+g = sns.FacetGrid(units, col="metric", col_wrap=5, sharex=False, sharey=False, height=2.2, aspect=1.25)
+g.map_dataframe(sns.histplot, x="value", bins=20)
+for ax, (metric, part) in zip(g.axes.flat, units.groupby("metric", sort=False)):
+    ax.axvline(part.value.mean(), color="k", ls="--", lw=1)
+g.set_titles("{col_name}")
+plt.show()
+
+# %% [markdown]
+# ## Reading the table
+#
+# With the default parameters (toy-synCUB, the toy encoder, the standard SAE, 600 test images):
+#
+# - **Reconstruction**: the SAE leaves about half of the variance unexplained (FVU 0.519) with 8 of 256 latents
+#   active, and 12.5% of its latents never fire on the test images. This is a small SAE trained briefly; the
+#   proxies say so, and say nothing about its concepts.
+# - **CKNNA** (0.607) and **MS** (0.464) need no labels. With the toy encoder as its own reference, MS measures
+#   how alike a latent's images are *in the space the SAE was trained on* — a weaker test than the paper's
+#   separate DINOv2 reference.
+# - **FMS** is 0.327: the best single latent classifies a concept at 0.653 balanced accuracy (capacity), and
+#   removing it costs almost nothing (local 0.037) — for most concepts another latent carries nearly the same
+#   information, so by FMS's definition they are not monosemantic. **Sparse probing** rises from 0.654 with one
+#   latent to 0.746 with five: the concepts are spread over several latents, the situation FBMP's coalitions are
+#   made for.
+# - **TPP** is 0.172 at SAEBench's 20 ablated latents. Its value depends on that choice: it is 0.205 at 50 and 0
+#   at 500, where all 256 latents are ablated for every concept and every probe suffers alike.
+# - **SCR** is negative (−0.306), and the per-pair table shows why it should not be read at this size: the
+#   balanced test sets are small, so accuracies move in coarse steps, the gap between the biased and the unbiased
+#   probe is a few of those steps (or none — then SCR is undefined, NaN), and a ratio over such a gap swings from
+#   −2 to 0.667 between pairs. SCR needs concept pairs that co-occur often *and* many images of each combination.
+# - **Absorption**: on average over concepts, 19.1% of the images where the probe detects the concept are fully
+#   absorbed, and the absorption fraction is 0.889. The latter mostly shows how loose SAEBench's alignment threshold is here: a cosine of 0.025 with the
+#   probe direction is exceeded by roughly four in ten random directions in 128 dimensions, so many unrelated
+#   latents count as "aligned".
+# - **Steerability**: 94.9% of the latents move some word's zero-shot probability by at least 0.1 when clamped —
+#   clamping any direction hard enough moves a temperature-100 softmax — while the mean steerability is 0.282:
+#   most of the moved probability does not land on a single word. Clamping ignores whether a latent ever fires
+#   (exercise 4).
+#
+# None of these numbers says which concept a latent stands for, and only FMS, sparse probing, TPP, SCR and
+# absorption use the concept labels at all — each through a probe or a classifier that may combine latents. The
+# paper's MATCHScore asks that question directly (chapter *Matching*), and chapter *Metric validity* checks, where
+# the truth is known, which of these metrics rank SAEs the way the truth does.
+
+# %%
+if out_dir:
+    print("wrote", save_results(Path(out_dir) / "baseline_metrics.json", rows,
+                                {"pipeline": config, "sae": sae.train_config,
+                                 "metrics": {name: r.config for name, r in results.items()},
+                                 "vocabulary": vocabulary}))
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** Use the embeddings themselves as the "codes": what are CKNNA and FVU of the identity map $Z = X$,
+# $\hat x = x$? What does that say about what the two metrics reward?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# CKNNA compares a kernel with itself: `metrics.cknna(X, X).value` is 1. The reconstruction is perfect, so the
+# FVU is 0. The identity map is the best "SAE" under both metrics, yet it is dense and each coordinate mixes
+# concepts. Both metrics reward keeping the input; neither rewards finding concepts.
+# ```
+#
+# **2.** Replace MS's reference embeddings by random vectors,
+# `metrics.monosemanticity(np.random.default_rng(0).standard_normal(X.shape), Z)`. What happens, and why?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# Random reference vectors are nearly orthogonal to each other, so every similarity $S_{nm}$ is close to 0 and so
+# is every latent's MS, however good the SAE. MS is only as meaningful as the reference encoder's notion of
+# similarity — which is why the paper uses a second, strong encoder.
+# ```
+#
+# **3.** A concept is split over two latents, each firing on half of its images and nowhere else (chapter
+# *Matching by hand*). What do FMS's capacity and local score, sparse probing with $k = 1$ and $k = 2$, and FBMP
+# make of it?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# On a balanced sample, the best single latent catches half of the positives and no negatives: a stump reaches
+# accuracy ≈ 0.75 (capacity). Removing it leaves the other half-latent, also ≈ 0.75, so the local score is ≈ 0 and
+# FMS is low. Sparse probing: ≈ 0.75 with one latent, ≈ 1 with two. FBMP with β = 0.5 picks both latents and
+# reaches F1 = 1. FMS calls the concept polysemantic; sparse probing with $k ≥ 2$ and FBMP call it recovered.
+# ```
+#
+# **4.** Which latents are both steerable (power ≥ 0.1) and dead on the test split? Compute it from the results.
+#
+# ```{admonition} Solution
+# :class: dropdown
+# `np.flatnonzero((st.power >= 0.1) & (prox.frequency == 0))`. Steerability clamps a latent whatever its
+# activation, so a latent that never fires can still steer: steerability is a property of the decoder direction
+# alone, and says nothing about what the encoder detects.
+# ```
