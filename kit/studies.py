@@ -9,11 +9,15 @@ metric ``matchscore`` / ``delta_matchscore`` / ``tapascore``, criterion ``F1 (k=
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kit._version import __version__
 from kit.errors import ConfigError
 from kit.results import ResultRow
 
@@ -97,18 +101,36 @@ def evaluate_sae(sae, baseline, X_match, Y_match, X_orig, X_edit, old, new, labe
     return rows
 
 
+def _study_key(prepared, config: StudyConfig, dataset: str) -> str:
+    h = hashlib.sha256()
+    for a in (prepared.X.X, prepared.concepts.Y, prepared.X_orig.X, prepared.X_edit.X, prepared.pairs.old,
+              prepared.pairs.new):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(json.dumps([dataclasses.asdict(config), dataset, prepared.config.encoder, __version__],
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
 def dictionary_size_study(prepared, config: StudyConfig, cache_dir, dataset: str | None = None,
                           progress=print):
-    """Train (or load) every SAE of the grid on the train split and evaluate it; return a tidy DataFrame."""
+    """Train (or load) every SAE of the grid on the train split and evaluate it; return a tidy DataFrame.
+
+    The table is cached in ``cache_dir/studies`` by the data, the configuration and the kit version, so a
+    second chapter asking for the same study reads it instead of evaluating again.
+    """
     import pandas as pd
 
     from kit.pipeline import train_cached
+    from kit.results import load_results, save_results
     from kit.sae import untrained
 
+    dataset = dataset or prepared.config.benchmark
+    cached = Path(cache_dir) / "studies" / f"dictionary-size-{_study_key(prepared, config, dataset)}.json"
+    if cached.is_file():
+        return load_results(cached)[0]
     X_train, _ = prepared.split(config.train_split)
     X_match, Y_match = prepared.split(config.match_split)
     pairs = prepared.pairs
-    dataset = dataset or prepared.config.benchmark
     grid = [dict(family=f, dict_size=s, k=config.k, seed=seed)
             for f in config.families for s in config.sizes for seed in config.seeds]
     saes = train_cached(X_train, grid, cache_dir, progress=False, **config.train)
@@ -122,7 +144,10 @@ def dictionary_size_study(prepared, config: StudyConfig, cache_dir, dataset: str
                              n_boot=config.n_boot, labels=labels)
         if progress:
             progress(f"evaluated {labels['sae']} D={g['dict_size']} seed={g['seed']}")
-    return pd.DataFrame([r.as_dict() for r in rows])
+    table = pd.DataFrame([r.as_dict() for r in rows])
+    save_results(cached, table.to_dict("records"), {"study": config, "dataset": dataset,
+                                                    "encoder": prepared.config.encoder})
+    return table
 
 
 def study_config_dict(config: StudyConfig) -> dict:

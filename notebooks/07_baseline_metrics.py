@@ -15,13 +15,13 @@
 # - **does the SAE reproduce its input?** — the reconstruction and sparsity proxies;
 # - **does the code keep the geometry of the embedding?** — CKNNA {cite}`huh2024platonic`;
 # - **do the images that activate a latent look alike?** — the monosemanticity score MS {cite}`pach2025monosemantic`;
-# - **can a few latents classify a concept?** — FMS (Härle et al., 2025, "Measuring and Guiding Monosemanticity")
+# - **can a few latents classify a concept?** — FMS {cite}`harle2025fms`
 #   and sparse probing {cite}`karvonen2025saebench`;
 # - **does removing a concept's latents remove the concept, and only it?** — TPP and SCR
-#   {cite}`karvonen2024erasure`, absorption (Chanin et al., 2024, "A is for Absorption", as implemented by
+#   {cite}`karvonen2024erasure`, absorption {cite}`chanin2024absorption` (as implemented by
 #   SAEBench {cite}`karvonen2025saebench`);
-# - **can a latent steer the encoder's zero-shot output?** — steerability, in the manner of Joseph et al. (2025,
-#   "Steering CLIP's vision transformer with sparse autoencoders").
+# - **can a latent steer the encoder's zero-shot output?** — steerability, in the manner of
+#   {cite:t}`joseph2025steering`.
 #
 # This chapter explains each metric in a paragraph — what it computes, what it rewards and what it cannot see —
 # and computes all of them for the standard offline SAE of the book (TopK, 256 latents, 8 active) on the
@@ -142,7 +142,7 @@ ms.headline()
 # %% [markdown]
 # ## FMS: one latent, one concept?
 #
-# The feature monosemanticity score (Härle et al., 2025, "Measuring and Guiding Monosemanticity") asks, per
+# The feature monosemanticity score {cite}`harle2025fms` asks, per
 # concept, on a class-balanced sample: how well does the **best single latent** classify the concept (a decision
 # stump: the *capacity*); how much of that is lost when this latent is removed (*local* disentanglement: a
 # monosemantic concept drops to chance); and how little deeper trees on further latents add (*global*: the
@@ -199,7 +199,7 @@ pd.DataFrame({"task": [names[t] for t, _ in sc.pairs], "spurious": [names[s] for
 # %% [markdown]
 # ## Absorption: does a broad latent swallow a specific one?
 #
-# Feature absorption (Chanin et al., 2024, "A is for Absorption"; the SAEBench procedure
+# Feature absorption ({cite:t}`chanin2024absorption`; the SAEBench procedure
 # {cite}`karvonen2025saebench`) was found on "starts with the letter L": a latent for that concept stops firing on
 # some words because a more specific latent has *absorbed* it. Here each attribute family plays the part of the
 # first letter and its values the letters. Per concept: a probe on the embeddings gives the concept's direction,
@@ -216,7 +216,7 @@ ab.headline()
 # %% [markdown]
 # ## Steerability: can a latent push the encoder's zero-shot output?
 #
-# For CLIP-like encoders, Joseph et al. (2025, "Steering CLIP's vision transformer with sparse autoencoders")
+# For CLIP-like encoders, {cite:t}`joseph2025steering`
 # clamp one latent to a large value, decode, and watch CLIP's zero-shot probabilities over a vocabulary move. The
 # kit's version: for latent $j$ and probe images, set $z_j$ to a multiple of the mean embedding norm, keep the
 # SAE's error term, and compare the softmax over the vocabulary's text embeddings before and after. The word whose

@@ -10,7 +10,7 @@
 # # Sanity checks: can a metric tell a trained SAE from noise?
 #
 # A metric of interpretability should reward what an SAE *learned*. The simplest test of that, in the spirit of
-# the sanity checks for saliency maps (Adebayo et al., 2018), is to feed the metric SAEs that learned nothing
+# the sanity checks for saliency maps {cite}`adebayo2018sanity`, is to feed the metric SAEs that learned nothing
 # and see whether the score drops. The paper {cite}`klotz2026evaluating` compares three SAEs of the same
 # family, size and sparsity:
 #
@@ -28,7 +28,7 @@
 # The metrics: the reconstruction and sparsity **proxies** (MSE, fraction of variance unexplained, cosine, L0,
 # dead and dense latents); **CKNNA**, the alignment of the nearest-neighbour structure of embeddings and codes
 # {cite}`huh2024platonic`; the monosemanticity score **MS** {cite}`pach2025monosemantic`; the feature
-# monosemanticity score **FMS** (Härle et al., 2025); sparse probing, TPP, SCR and absorption from SAEBench
+# monosemanticity score **FMS** {cite}`harle2025fms`; sparse probing, TPP, SCR and absorption from SAEBench
 # {cite}`karvonen2025saebench`; and the paper's **MATCHScore** (one-to-one and FBMP) and **TAPAScore**.
 
 # %% tags=["parameters"]

@@ -25,8 +25,8 @@
 #    never has);
 # 3. compute every metric of the book for every SAE — MATCHScore (one-to-one and FBMP) and ΔMATCHScore
 #    {cite}`klotz2026evaluating`, TAPAScore on planted pairs, the reconstruction proxies FVU and L0, CKNNA
-#    {cite}`huh2024platonic`, the monosemanticity score MS {cite}`pach2025monosemantic`, FMS (Härle et al.,
-#    2025) and sparse probing {cite}`karvonen2025saebench`;
+#    {cite}`huh2024platonic`, the monosemanticity score MS {cite}`pach2025monosemantic`, FMS
+#    {cite}`harle2025fms` and sparse probing {cite}`karvonen2025saebench`;
 # 4. ask which metrics **rank the SAEs the way the truth does** (Spearman's rank correlation across SAEs).
 #
 # A metric that does not track the truth here — where the world is small, clean and linear — has little claim to

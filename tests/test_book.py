@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.xdist_group("book")
+pytestmark = pytest.mark.xdist_group(name="book")
 
 
 def _toc_files():

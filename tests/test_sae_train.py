@@ -195,6 +195,6 @@ def test_jumprelu_threshold_learns_at_any_data_scale(world):
 
 def test_auxk_revives_dead_latents(world):
     kw = dict(dict_size=256, k=2, batch_size=64, max_steps=300, lr=3e-3, dead_after=10, val_fraction=0, progress=False)
-    dead = [((S.encode_array(S.train(world.X[:2000], "topk", aux_weight=w, **kw), world.X[:2000]) > 0).sum(0) == 0).mean()
-            for w in (1 / 32, 0.0)]
+    saes = [S.train(world.X[:2000], "topk", aux_weight=w, **kw) for w in (1 / 32, 0.0)]
+    dead = [((S.encode_array(sae, world.X[:2000]) > 0).sum(0) == 0).mean() for sae in saes]
     assert dead[0] < 0.5 * dead[1], dead  # AuxK must not make more latents dead (before the fix: 0.57 vs 0.33)

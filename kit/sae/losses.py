@@ -49,11 +49,11 @@ AUX_MIN_SCALE = 0.1  # the smallest factor by which AuxK's reconstruction of the
 
 def auxk_loss(residual: torch.Tensor, pre: torch.Tensor, dead: torch.Tensor, W_dec: torch.Tensor,
               k_aux: int) -> torch.Tensor:
-    """AuxK (Gao et al. 2024): NMSE of the residual ``e = x − x̂`` (detached; normalised by its own variance)
+    """AuxK (Gao et al. 2024): NMSE of the residual ``e = x − x̂`` (detached; normalised by its variance)
     predicted as ``ê = α·Σ relu(pre_j)·W_dec[j]`` over each row's top ``k_aux`` dead latents (no b_dec).
 
-    ``α = clamp(⟨e, ê⟩ / ‖ê‖², AUX_MIN_SCALE, 1)`` over the batch (detached) shrinks an ê that overshoots the
-    residual (the floor keeps a gradient toward e when ê points away from it).
+    ``α = clamp(⟨e, ê⟩ / ‖ê‖², AUX_MIN_SCALE, 1)`` over the batch (detached) shrinks an ê that overshoots
+    the residual (the floor keeps a gradient toward e when ê points away from it).
     Without it, the dead latents' pre-activations (of the input's size) would be pulled down to the size of
     the residual (a few percent of the input's variance) — below those of the live latents, so they never
     win the top-k again, and AuxK made more latents dead instead of fewer.
