@@ -121,7 +121,7 @@ def _plugins():
     import importlib
 
     found = []
-    for module in ("kit.data.cli", "kit.sweep"):
+    for module in ("kit.data.cli", "kit.embed.cli", "kit.sweep"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
