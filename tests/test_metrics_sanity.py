@@ -67,6 +67,16 @@ def test_sanity_verdicts(table):
     value = df.set_index(["metric", "sae"]).value
     assert value["match_score", "trained"] > value["match_score", "random"]
     assert value["tapascore", "trained"] > value["tapascore", "random"]
+    d = df.drop_duplicates("metric").set_index("metric").direction
+    for m in ("match_score", "match_score_one_to_one", "tapascore"):
+        assert d[m] in ("reference higher", "overlap"), m
+    assert d["match_score"] == "reference higher"
+    for metric, g in df.groupby("metric"):
+        ref, oth = g[g.sae == "trained"].iloc[0], g[g.sae != "trained"]
+        if (oth.ci_high < ref.ci_low).all():
+            assert g.direction.iloc[0] == "reference higher", metric
+        elif (oth.ci_low > ref.ci_high).all():
+            assert g.direction.iloc[0] == "reference lower", metric
 
 
 def test_sanity_figure_and_errors(table):

@@ -24,7 +24,7 @@ from kit.metrics.sparse_probing import SparseProbingConfig, sparse_probing
 from kit.metrics.steerability import SteerabilityConfig, steerability
 from kit.stats import bootstrap_mean_ci
 
-COLUMNS = ["metric", "sae", "value", "ci_low", "ci_high", "n_units", "verdict"]
+COLUMNS = ["metric", "sae", "value", "ci_low", "ci_high", "n_units", "verdict", "direction"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _families(groups: Sequence[str]) -> list[list[int]]:
 
 def _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg: SanityConfig) -> dict[str, Any]:
     """Metric name → per-unit values (float[U]) or a CKNNA result (bootstrapped over kernel rows)."""
-    from kit.matching import binarize, fbmp
+    from kit.matching import binarize, fbmp, one_to_one
     from kit.matching.scores import concept_scores
     from kit.tapas import tapascore
 
@@ -97,8 +97,10 @@ def _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg: SanityConfi
         out.update(absorption(X, Y, sae, groups, Z=Z, config=cfg.absorption).units())
     if text_embed is not None:
         out.update(steerability(X, sae, text_embed, vocabulary, Z=Z, config=cfg.steerability).units())
-    matching = fbmp(Y, binarize(Z))
+    B = binarize(Z)
+    matching = fbmp(Y, B)
     out["match_score"] = concept_scores(matching, cfg.match_k)
+    out["match_score_one_to_one"] = concept_scores(one_to_one(Y, B), 1)
     Zo = sae_codes(sae, floats("pairs.X_orig", pairs.X_orig), cfg.batch_size, cfg.device)
     Ze = sae_codes(sae, floats("pairs.X_edit", pairs.X_edit), cfg.batch_size, cfg.device)
     tap = tapascore(Zo, Ze, pairs.old, pairs.new, matching, k=cfg.tapas_k, labels_orig=pairs.labels_orig,
@@ -116,8 +118,11 @@ def sanity_check(X: np.ndarray, Y: np.ndarray, pairs: Any, saes: Mapping[str, An
     X: float[N, d] embeddings; Y: bool[N, C] concepts; pairs: embedded one-edit pairs (:class:`Pairs` or a
     ``PlantedPairs``); groups: the C family names (enables TPP per family and absorption); E: reference
     embeddings for MS (default X); text_embed + vocabulary: enable steerability.
-    Returns a DataFrame with one row per metric × SAE: value, bootstrap CI, unit count and the verdict
-    ("separates" when the reference SAE's CI is disjoint from every other SAE's, else "does not").
+    Returns a DataFrame with one row per metric × SAE: value, bootstrap CI, unit count, the verdict
+    ("separates" when the reference SAE's CI is disjoint from every other SAE's, else "does not") and its
+    direction ("reference higher" / "reference lower" than every other SAE, "mixed", or "overlap"): a metric
+    that separates with the reference *lower* ranks a learned dictionary below noise. MATCHScore is given for
+    FBMP (``match_score``, budget ``match_k``) and one-to-one (``match_score_one_to_one``).
     """
     import pandas as pd
 
@@ -143,13 +148,18 @@ def sanity_check(X: np.ndarray, Y: np.ndarray, pairs: Any, saes: Mapping[str, An
             rows.append({"metric": metric, "sae": name, "value": value, "ci_low": lo, "ci_high": hi, "n_units": n})
     df = pd.DataFrame(rows)
     ref = df[df.sae == cfg.reference].set_index("metric")
-    verdict = {}
+    verdict, direction = {}, {}
     for metric, g in df.groupby("metric", sort=False):
         others = g[g.sae != cfg.reference]
         r = ref.loc[metric]
-        disjoint = (others.ci_low > r.ci_high) | (others.ci_high < r.ci_low)
-        verdict[metric] = "separates" if len(others) == len(saes) - 1 and disjoint.all() else "does not"
+        below, above = others.ci_high < r.ci_low, others.ci_low > r.ci_high
+        complete = len(others) == len(saes) - 1
+        verdict[metric] = "separates" if complete and (below | above).all() else "does not"
+        direction[metric] = ("reference higher" if complete and below.all() else
+                             "reference lower" if complete and above.all() else
+                             "mixed" if verdict[metric] == "separates" else "overlap")
     df["verdict"] = df.metric.map(verdict)
+    df["direction"] = df.metric.map(direction)
     return df[COLUMNS]
 
 
