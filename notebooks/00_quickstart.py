@@ -84,7 +84,7 @@ plt.tight_layout()
 X_train, _ = data.split("train")
 X_test, Y_test = data.split("test")
 [sae] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir,
-                     epochs=epochs)
+                     epochs=epochs, progress=False)
 Z_test = encode_array(sae, X_test)
 print(f"codes: {Z_test.shape}, mean active latents per image: {(Z_test > 0).sum(1).mean():.1f}")
 

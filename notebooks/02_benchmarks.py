@@ -149,8 +149,9 @@ ax.set_title(f"{pairs.name}: pairs per edited family")
 print(f"{pairs.n_pairs} pairs; per family: min {counts.pairs.min()}, max {counts.pairs.max()}")
 
 # %% [markdown]
-# Within one family, every (old → new) combination appears. For the family with most pairs, the swap matrix
-# counts the pairs per direction; the diagonal is empty because a swap always changes the value:
+# Within one family, a pair swaps one value for another. For the family with most pairs, the swap matrix counts
+# the pairs per direction (old → new); the diagonal is empty because a swap always changes the value, and a rare
+# direction may have no pair at all:
 
 # %%
 if pairs.groups is not None:
@@ -316,24 +317,37 @@ Xtr, Ytr = prep.split("train")
 W, b0 = fit_probe(Xtr, Ytr)
 Xo, Xe = prep.X_orig.X, prep.X_edit.X
 shuffled = np.random.default_rng(seed).permutation(len(Xe))
-rows, scores = [], []
+rows, scores, kept_share, median_score = [], [], {}, {}
 for name, edited in [("exact edits", Xe), ("no change", Xo), ("another pair's edit", Xe[shuffled])]:
     keep, score, other = verify(Xo, edited, prep.pairs.old, prep.pairs.new, W, b0, max_other_flips=1)
     rows.append({"editor": name, "kept": f"{keep.mean():.1%}", "changed concepts flip (score > 0)":
                  f"{(score > 0).mean():.1%}", "median score": np.median(score), "mean other flips": other.mean()})
     scores.append(pd.DataFrame({"editor": name, "verification score": score}))
+    kept_share[name], median_score[name] = keep.mean(), np.median(score)
 ax = sns.histplot(data=pd.concat(scores), x="verification score", hue="editor", element="step", bins=60)
 ax.axvline(0, color="k", lw=1)
 ax.set_title("Verification scores of the toy pairs (> 0: the changed concepts flip the right way)")
 pd.DataFrame(rows).set_index("editor").round(3)
 
+# %%
+from IPython.display import Markdown  # noqa: E402
+
+ranking = sorted(median_score, key=median_score.get, reverse=True)
+exact = kept_share["exact edits"]
+Markdown(
+    f"By median score the editors rank {', '.join(f'*{e}* ({median_score[e]:.2f})' for e in ranking)}"
+    + (" — the exact edits score highest" if ranking[0] == "exact edits" else "")
+    + f"; *no change* can never pass (kept: {kept_share['no change']:.1%}). The filter keeps {exact:.1%} of the "
+    + ("*exact* edits: the edits are right, so here the probe is the weak link. It reads many attributes from cues "
+       "that usually come with them rather than from the part itself, and an edit that changes the part alone "
+       "does not move it across the threshold (chapter *Embeddings* measures this family by family)."
+       if exact < 0.5 else
+       "*exact* edits, and few of the broken ones.")
+)
+
 # %% [markdown]
-# The filter separates the three editors — exact edits score highest, "no change" can never pass — but with the
-# offline encoder it keeps few even of the *exact* edits. The edits are right; the probe is the weak link: it
-# reads many attributes from cues that usually come with them rather than from the part itself, and an edit that
-# changes the part alone does not move it across the threshold (chapter *Embeddings* measures this family by
-# family). Verification is only as good as the probe and the embeddings it reads, which is why a real build
-# verifies with a strong encoder (CLIP ViT-L/14) and reports each pair's score in the metadata.
+# Verification is only as good as the probe and the embeddings it reads, which is why a real build verifies with
+# a strong encoder (CLIP ViT-L/14) and reports each pair's score in the metadata.
 
 # %% [markdown]
 # ### The whole build, offline
@@ -382,7 +396,7 @@ with tempfile.TemporaryDirectory() as tmp:
                                                               progress=False).X,
                          config=data.BuildConfig(editor="recolour", top_attributes=11, max_targets=1, size=96,
                                                  seed=seed))
-    except DataError as e:  # possible with tiny sizes: a probe fitted on few images verifies little
+    except DataError as e:  # raised when no edited pair passes verification
         out = None
         print("DataError:", e)
     if out is not None:
@@ -394,13 +408,20 @@ with tempfile.TemporaryDirectory() as tmp:
         kept = pd.crosstab(np.array(built.groups)[built.old], "pairs kept").rename_axis(index="family", columns=None)
         display(kept.T)
 
+# %%
+why = ("this crude editor cannot change shapes and recolours *every* part of the old colour, and the probe of the "
+       "toy encoder follows single-part edits in only a few families (above, and chapter *Embeddings*)")
+Markdown(
+    f"Here none of the recoloured pairs passed verification, so `build` refused to write an empty benchmark (the "
+    f"`DataError` above): {why}." if out is None else
+    f"Here {build_record['n_kept']} of the {build_record['n_planned']} planned pairs passed verification: {why}. "
+    "When none passes, `build` refuses to write an empty benchmark."
+)
+
 # %% [markdown]
-# Whatever the editor, `build` ends the same way: a folder in the Hub layout that `load_paired` reads back (as
-# above, when any pair passed), with the extra columns `verification_score`, `other_flips`, `instruction` and
-# `base_image`, and a `build_config.json` recording the configuration, the editor and how many of the planned
-# pairs were kept. This crude editor cannot change shapes and recolours *every* part of the old colour, and the
-# probe of the toy encoder follows single-part changes in only a few families (above), so few of its pairs pass here; with
-# tiny sizes (`smoke`) none may, and `build` then refuses to write an empty benchmark.
+# Whatever the editor, a successful `build` ends the same way: a folder in the Hub layout that `load_paired` reads
+# back, with the extra columns `verification_score`, `other_flips`, `instruction` and `base_image`, and a
+# `build_config.json` recording the configuration, the editor and how many of the planned pairs were kept.
 #
 # ## Publishing with a dataset card
 #
@@ -446,8 +467,10 @@ print(body[:900])
 # :class: dropdown
 # No. A diffusion editor regenerates the whole image, so every pixel changes a little (texture, noise, lighting),
 # and sometimes an unrelated part changes a lot. The verification step removes pairs where the probe sees other
-# concepts flip, but small changes remain. TAPAScore therefore compares the matched latents' *switches* against
-# those of an untrained SAE on the same pairs, rather than expecting every other latent to stay exactly still.
+# concepts flip, but small changes remain. TAPAScore therefore asks only whether the matched latents of the
+# edited concepts *switch* on or off (binary activity, not the size of the change), its selectivity part Δ_stay
+# measures how much the other concepts' latents move rather than requiring them to stay exactly still, and the
+# book reads every score next to that of an untrained SAE on the same pairs.
 # ```
 #
 # **2.** Why does synCOCO remove objects instead of swapping them, and what does that mean for the `new` column?
@@ -475,7 +498,9 @@ print(body[:900])
 # ```{admonition} Solution
 # :class: dropdown
 # "No change" cannot pass at any setting: the old concept's score is the same on both images, so it cannot be
-# positive on one and negative on the other. "Another pair's edit" passes only by coincidence. The exact edits
-# lose the pairs whose edit moves the embedding enough to flip one other, near-threshold concept of the probe:
-# their kept share drops by the share of pairs with exactly one other flip.
+# positive on one and negative on the other. "Another pair's edit" passes only by coincidence (it flips many
+# other concepts). So the exact edits change most: they lose the pairs whose edit moves the embedding enough to
+# flip one other, near-threshold concept of the probe, and their kept share drops by the share of kept pairs
+# with exactly one other flip (in the offline default run it roughly halves, while the two broken editors keep
+# no pair at either setting).
 # ```

@@ -141,8 +141,10 @@ print(f"train {X_train.shape}, test {X_test.shape}")
 # one pass over the data. `kit.pipeline.train_cached` wraps it with a cache keyed by the data and the full
 # training configuration: the first chapter to ask for an SAE trains it, the others load it.
 #
-# The training settings are the fields of `kit.sae.TrainConfig`; its defaults are the paper's, and we change
-# only `dict_size`, `k` and `epochs`:
+# The training settings are the fields of `kit.sae.TrainConfig`; its defaults are the paper's. We change
+# `dict_size`, `k` and `epochs`, and `train_cached` trains with batches of 128 rather than the paper's 1,024:
+# the offline benchmarks have about 2,000 training images, and batches of 1,024 would leave an SAE only a few
+# dozen optimiser steps.
 
 # %%
 pd.Series(dataclasses.asdict(TrainConfig(dict_size=dict_size)), name="TrainConfig default").to_frame()
@@ -161,7 +163,8 @@ print(f"{len(saes)} SAEs trained (or loaded from the cache) in {time.perf_counte
 # reconstruction error NMSE, active latents L0, fraction of dead latents) and one row per evaluation on the
 # held-out 10% of the training rows (`val_nmse`). NMSE is the squared error divided by the data's variance:
 # 0 is a perfect reconstruction, 1 is no better than predicting the mean embedding. Training stops early when
-# the validation error has not improved for `patience` evaluations, and the best weights are kept.
+# the validation objective (`val_loss`: NMSE plus the sparsity penalty, if any) has not improved for `patience`
+# evaluations, and the best weights are kept.
 
 # %%
 long = []
@@ -229,24 +232,56 @@ axes[1].set_ylim(0, 1)
 plt.tight_layout()
 
 # %% [markdown]
-# Three things stand out in the offline default run.
-#
-# - **The TopK-style SAEs are sparse by construction.** TopK uses exactly $k = 8$ latents on every image;
-#   BatchTopK and Matryoshka use about 8 on average, with a wide spread between images (left panel). They
-#   explain about half of the variance (explained variance 0.46–0.48), and some of their latents never fire on
-#   the test split (dead fraction 0.13–0.16).
-# - **The ReLU and JumpReLU SAEs are not sparse at all with this training budget.** About half of the dictionary
-#   is active on every image (L0 around 126–128 of 256) and every latent is dense. Their much better
-#   reconstruction (explained variance 0.83–0.85) is bought with those extra latents. The standard budget is 40
-#   optimiser steps (20 epochs of batches of 1,024 on about 1,900 rows), too few for the L1 penalty or for the
-#   thresholds of JumpReLU to switch latents off; TopK-style SAEs need no such time. Comparing families is only
-#   fair at equal sparsity, which is why the paper compares the TopK-style families at the same $k$.
-# - **Nothing has converged.** The validation curves above are still falling at the last step. Matryoshka's
-#   training NMSE is higher than the others' because it is the mean over its six nested prefixes; its
-#   validation NMSE, computed with the full dictionary, is in line with TopK's.
-#
-# The untrained twins explain less (TopK-style: FVU 0.77; ReLU and JumpReLU: FVU above 1, worse than predicting
-# the mean), and random codes explain nothing, as they should.
+# What the table and the figures say, in words (generated from the numbers above):
+
+# %%
+from IPython.display import Markdown  # noqa: E402
+
+trained_t = proxy_table.xs("trained", level="SAE")
+untrained_t = proxy_table.xs("untrained", level="SAE")
+k_style, penalised = ["topk", "batchtopk", "matryoshka"], ["relu", "jumprelu"]
+
+
+def span(col, fs, t=trained_t):
+    """The range of column ``col`` over the families ``fs`` of table ``t``, as text."""
+    lo, hi = f"{t.loc[fs, col].min():.2f}", f"{t.loc[fs, col].max():.2f}"
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+steps = max(int(s.history.step.max()) for s in saes.values())
+at_best = [f for f, s in saes.items() if s.history.val_nmse.dropna().iloc[-1] <= s.history.val_nmse.dropna().min()]
+more_latents = (trained_t.loc[penalised, "L0"] > k).all()
+better = trained_t.loc[penalised, "explained variance"].min() > trained_t.loc[k_style, "explained variance"].max()
+bullets = [
+    f"**The TopK-style SAEs are sparse by construction.** TopK uses exactly $k = {k}$ latents on every image; "
+    f"BatchTopK and Matryoshka use {trained_t.loc['batchtopk', 'L0']:.1f} and {trained_t.loc['matryoshka', 'L0']:.1f}"
+    " on average on the test split, with a spread between images (left panel). They explain "
+    f"{span('explained variance', k_style)} of the variance, and {span('dead fraction', k_style)} of their latents "
+    "never fire on the test split.",
+    "**The sparsity of ReLU and JumpReLU is an outcome of their penalties, not a setting.** "
+    f"ReLU uses {trained_t.loc['relu', 'L0']:.0f} of its {dict_size} latents per image, with "
+    f"{trained_t.loc['relu', 'dense fraction']:.0%} of its latents dense; "
+    f"JumpReLU {trained_t.loc['jumprelu', 'L0']:.0f}, "
+    f"with {trained_t.loc['jumprelu', 'dense fraction']:.0%} dense. Their explained variance is "
+    f"{span('explained variance', penalised)}"
+    + (", better than the TopK-style SAEs', bought with more active latents. " if more_latents and better else ". ")
+    + "Comparing families is only fair at equal sparsity, which is why the paper compares the TopK-style families "
+    "at the same $k$.",
+    (("**Nothing has converged.** Every SAE's" if len(at_best) == len(saes) else
+      f"**Training has not converged for {', '.join(at_best)}:** their")
+     + f" validation NMSE is lowest at the last of the {steps} steps: it was still improving when training stopped. "
+     if at_best else
+     f"**The validation curves have levelled off** within the {steps} steps. ")
+    + f"Matryoshka's training NMSE ({last.loc['matryoshka', 'train NMSE']:.3f}) is the mean over its nested "
+    f"prefixes; its validation NMSE, computed with the full dictionary, is {last.loc['matryoshka', 'validation NMSE']:.3f}"
+    f" against TopK's {last.loc['topk', 'validation NMSE']:.3f}.",
+]
+fvu_rand = proxy_table.loc[("topk", "random codes"), "FVU"]
+Markdown("\n".join(f"- {b}" for b in bullets) + "\n\n"
+         f"The untrained twins have FVU {span('FVU', k_style, untrained_t)} (TopK-style) and "
+         f"{span('FVU', penalised, untrained_t)} (ReLU and JumpReLU"
+         + (", worse than predicting the mean" if untrained_t.loc[penalised, "FVU"].min() > 1 else "")
+         + f"); random codes, which ignore the image, have FVU {fvu_rand:.2f}.")
 
 # %% [markdown]
 # ## Dead latents and AuxK
@@ -255,11 +290,12 @@ plt.tight_layout()
 # once dead it stays dead. Large dictionaries with small $k$ lose many latents this way. AuxK
 # {cite}`gao2024scaling` gives them a second chance: a latent that has not fired for `dead_after` batches counts
 # as dead, and an auxiliary loss asks the top `k_aux` dead latents to reconstruct what the live ones missed (the
-# residual $x - \hat x$), weighted by `aux_weight` (1/32). The gradient of that loss moves the dead latents
+# residual $x - \hat x$; the kit shrinks that reconstruction by a fitted factor so that it does not overshoot the
+# residual), weighted by `aux_weight` (1/32). The gradient of that loss moves the dead latents
 # towards directions the data needs.
 #
 # To test it we train a larger dictionary with a small $k$ twice, once with AuxK and once without
-# (`aux_weight=0`), with smaller batches so that there are enough steps for latents to die.
+# (`aux_weight=0`), with the same batches of 128 and number of epochs as above.
 
 # %%
 aux_configs = [dict(family="topk", dict_size=aux_dict_size, k=aux_k, seed=seed, aux_weight=w)
@@ -275,14 +311,28 @@ ax.set_title(f"TopK, D = {aux_dict_size}, k = {aux_k}")
 pd.DataFrame([proxy_row("topk", "AuxK" if c["aux_weight"] > 0 else "no AuxK", s)
               for c, s in zip(aux_configs, aux_saes)]).set_index(["family", "SAE"]).round(3)
 
+# %%
+(dead_off, dead_on), (fvu_off, fvu_on) = ([proxy_row("topk", "", s)[col] for s in aux_saes]
+                                          for col in ("dead fraction", "FVU"))
+aux_steps = max(int(s.history.step.max()) for s in aux_saes)
+verdict = (
+    "AuxK revives latents here: the run with it ends with fewer dead latents than the run without"
+    if dead_on < dead_off - 0.02 else
+    "In this run AuxK does not do what it is meant to do: the run with it ends with "
+    + ("more" if dead_on > dead_off + 0.02 else "about as many") + " dead latents as the run without"
+)
+Markdown(
+    f"{verdict} (training curves above; on the test split {dead_on:.0%} against {dead_off:.0%} of the latents never "
+    f"fire), at FVU {fvu_on:.3f} against {fvu_off:.3f}"
+    + ("; both runs lose most of their dictionary. " if min(dead_on, dead_off) > 0.5 else ". ")
+    + "AuxK was designed for dictionaries of millions of latents trained on billions of tokens; this one is "
+    f"{aux_dict_size // d} times the embedding width, trained for {aux_steps} steps on about "
+    f"{round(len(X_train) * (1 - TrainConfig(dict_size=aux_dict_size).val_fraction), -2):,.0f} embeddings."
+)
+
 # %% [markdown]
-# In this run AuxK does not do what it is meant to do. Both runs lose most of their dictionary during training,
-# and the run *with* AuxK ends with more dead latents than the run without (training curves above; on the test
-# split 91% against 86% of the latents never fire), at about the same FVU (0.253 against 0.257). AuxK was
-# designed for dictionaries of millions of latents trained on billions of tokens; on a dictionary 16 times the
-# embedding width, trained for 300 steps on about 1,900 embeddings, it does not revive latents. Measure the dead
-# fraction of every SAE you evaluate rather than assume AuxK has fixed it: a dead latent can never be matched
-# to a concept — it is capacity the SAE pays for and does not use.
+# Measure the dead fraction of every SAE you evaluate rather than assume AuxK has fixed it: a dead latent can never
+# be matched to a concept — it is capacity the SAE pays for and does not use.
 #
 # ## Bringing your own SAE
 #
@@ -339,12 +389,12 @@ print(f"from_saelens (JumpReLU): same active latents: {np.array_equal(Z_imported
 # runs = train_cached(X_train, cfgs, cache_dir, epochs=epochs, progress=False)
 # pd.DataFrame([proxy_row(f"relu l1={c['l1_coefficient']}", "trained", s) for c, s in zip(cfgs, runs)])
 # ```
-# With the standard budget of 40 steps, L0 does not move (about 126 active latents for every coefficient in the
-# offline default run) while FVU rises, from 0.17 to 0.34: the penalty shrinks the codes, hence the worse
-# reconstruction, but does not switch latents off in so few steps. Where a coefficient lands depends on the
-# data's scale and on the training length, so comparing ReLU SAEs "at the same sparsity" means searching the
-# coefficient for each run. TopK {cite}`gao2024scaling` fixes L0 = k by construction: sparsity becomes a
-# setting rather than an outcome, and the loss is pure reconstruction.
+# The coefficient trades sparsity for reconstruction, and not gently: in the offline default run L0 falls from
+# about a hundred active latents at 0.05 to about two at 5, while FVU rises from about 0.06 to about 1 — at the
+# largest coefficients the SAE is hardly better than predicting the mean embedding. Where a coefficient lands
+# depends on the data's scale and on the training length, so comparing ReLU SAEs "at the same sparsity" means
+# searching the coefficient for each run. TopK {cite}`gao2024scaling` fixes L0 = k by construction: sparsity
+# becomes a setting rather than an outcome, and the loss is reconstruction alone (plus AuxK's auxiliary term).
 # ````
 #
 # **2.** `kit.sae.from_tensors` rescales the decoder rows of an imported ReLU or JumpReLU SAE to unit norm and
@@ -372,9 +422,9 @@ print(f"from_saelens (JumpReLU): same active latents: {np.array_equal(Z_imported
 # distance = np.linalg.norm(X_test - X_train.mean(0), axis=1)
 # print(np.corrcoef(n_active, distance)[0, 1])
 # ```
-# In the offline default run 87 of the 600 test images use fewer than 4 latents and 12 use more than 16, and the
-# number of active latents correlates strongly with the image's distance from the mean training embedding
-# (Pearson r ≈ 0.85). The threshold gives an image as many latents as have a pre-activation above it: unusual
+# In the offline default run a few dozen of the 600 test images use fewer than 4 latents and a handful more than
+# 16, and the number of active latents correlates with the image's distance from the mean training embedding
+# (Pearson r ≈ 0.7). The threshold gives an image as many latents as have a pre-activation above it: unusual
 # images cross it with more latents, typical ones with fewer. This adaptive budget is what BatchTopK was
 # designed for {cite}`bussmann2024batchtopk`; it also means that L0 is no longer a constant and has to be
 # reported as a mean.

@@ -52,6 +52,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown
 from PIL import Image
 
 from kit import matching as M
@@ -119,19 +120,27 @@ for method, kk in budgets.items():
 scores = pd.DataFrame(rows).set_index("method")
 scores.round(3)
 
+# %%
+one, fb_ = scores.loc["one-to-one"], scores.loc[f"FBMP β={beta:g}"]
+beats = (scores["Δ vs untrained"] > 0).all()
+Markdown(
+    f"In this run ΔMATCHScore against the untrained twin is {one['Δ vs untrained']:+.3f} for one-to-one matching "
+    f"and {fb_['Δ vs untrained']:+.3f} for FBMP with {budget} latents"
+    + (": the trained SAE beats its twin with both methods. " if beats else
+       ": the trained SAE does not beat its twin with both methods. ")
+    + f"The untrained twin itself scores {one.untrained:.3f} and {fb_.untrained:.3f}, far from zero: random "
+    f"directions with the same top-{k} sparsity already fire on groups of similar images, and similar images "
+    f"share attributes. Random codes, which ignore what the image shows, score {one['random codes']:.3f} and "
+    f"{fb_['random codes']:.3f}, so measured against them the one-to-one Δ would be "
+    f"{one['Δ vs random codes']:.3f}, {one['Δ vs random codes'] / one['Δ vs untrained']:.1f} times the Δ against "
+    "the twin. Which baseline is subtracted matters as much as the score; the untrained twin is the stricter "
+    "one, and the paper's."
+)
+
 # %% [markdown]
-# In the offline default run the trained SAE beats its untrained twin with both methods: ΔMATCHScore is +0.046
-# for one-to-one matching and +0.065 for FBMP with three latents. The untrained twin itself is far from zero
-# (0.398 and 0.568): random directions with the same top-8 sparsity already fire on groups of similar
-# images, and similar images share attributes. Random codes, which
-# ignore the image, score far lower (0.149 and 0.283), so measured against them the SAE would look about six
-# times better (Δ 0.296 one-to-one). Which baseline is subtracted matters as much as the score; the untrained
-# twin is the stricter one, and the paper's.
-#
 # Concept by concept: with $\beta = 1$ FBMP's first latent *is* the one-to-one latent, so its coalition can only
-# do better. With $\beta = 0.5$ the first latent is a more precise one that may score lower on its own, but in
-# the offline default run no concept ends below its one-to-one score, and half of them gain more than 0.2 in F1.
-# The gain is largest where the SAE has split a concept over several latents:
+# do better. With $\beta = 0.5$ the first latent is a more precise one that may score lower on its own. The
+# table lists the concepts that gain most from the coalition:
 
 # %%
 per_concept = pd.DataFrame({
@@ -149,6 +158,12 @@ sns.scatterplot(data=per_concept, x="one-to-one F1", y="FBMP F1", hue="family", 
 ax.plot([0, 1], [0, 1], c="0.5", ls="--")
 ax.set(xlim=(0, 1), ylim=(0, 1), title=f"Per concept: one-to-one vs FBMP (β={beta:g}, k={budget})")
 per_concept.sort_values("gain", ascending=False).head(8).round(3)
+
+# %%
+gain = per_concept["gain"]
+Markdown(f"With β = {beta:g} and a budget of {budget}, {int((gain < 0).sum())} of {len(gain)} concepts end below "
+         f"their one-to-one score, and {int((gain > 0.2).sum())} gain more than 0.2 in F1 (median gain "
+         f"{gain.median():.3f}).")
 
 # %% [markdown]
 # ## What a coalition looks like
@@ -189,13 +204,19 @@ for c, row in shown.iterrows():
 fig.subplots_adjust(left=0.06, right=0.99, top=0.97, bottom=0.01, wspace=0.08, hspace=0.45)
 
 # %% [markdown]
-# Read the rows of one concept from top to bottom. For yellow wings, each latent's strongest images are
-# yellow-winged birds of a different overall colouring, and almost every frame is green: each latent is a precise
-# *piece* of the concept, and their union covers more of it than any one of them (F1 0.44 → 0.77). One latent
-# (217) appears in two coalitions, for yellow wings and for red breasts: its strongest images are birds with
-# both. FBMP matches every concept independently, so a latent may serve several concepts — a hint that it
-# encodes a *combination* of attributes rather than one.
-#
+# Read the rows of one concept from top to bottom. Where each row shows a different kind of bird and almost
+# every frame is green, each latent is a precise *piece* of the concept, and their union covers more of it than
+# any one of them. FBMP matches every concept independently, so a latent may serve several concepts — a hint
+# that it encodes a *combination* of attributes rather than one.
+
+# %%
+frames = [bool(Y_test[i, c]) for c, row in shown.iterrows() for j in row.coalition for i in top_images(Z["trained"], j)]
+serving = pd.Series([j for coalition in per_concept.coalition for j in coalition]).value_counts()
+Markdown(f"In this run {sum(frames)} of the {len(frames)} frames shown are green. Over all {len(names)} concepts "
+         f"the coalitions use {len(serving)} distinct latents, and {int((serving > 1).sum())} of them serve more "
+         f"than one concept (the most shared, latent {serving.index[0]}, serves {serving.iloc[0]}).")
+
+# %% [markdown]
 # ## The effect of β and of the budget k
 #
 # FBMP's $\beta$ decides what a good *next* latent is: $\beta = 1$ weighs precision and recall equally, smaller
@@ -222,11 +243,22 @@ sweep.pivot_table(index=["SAE", "β"], columns="budget k", values="MATCHScore").
 # MATCHScore grows with the budget for every β and for the untrained SAE too, so only the gap between a solid
 # and a dashed line of the same colour says something about the SAE. With one latent, β = 1 scores highest — it
 # picks the latent with the best F1, which is exactly what a budget of one measures — while smaller β starts with
-# a more precise, narrower latent. From two latents on, β = 0.5 catches up and then leads: at the paper's
-# budget $k = 3$ it reaches 0.633 against 0.619 for β = 1, and β = 0.25 needs about ten latents to get as far.
-# The trained–untrained gap changes much less than the scores: for β = 0.5 it is 0.051 at $k = 1$, 0.065 at
-# $k = 3$ and $k = 5$, and 0.059 at $k = 10$.
-#
+# a more precise, narrower latent that needs companions to catch up.
+
+# %%
+grid = sweep.pivot_table(index=["SAE", "β"], columns="budget k", values="MATCHScore")
+at_budget = grid.loc["trained", min(ks, key=lambda kk: abs(kk - budget))]
+gap = grid.loc[("trained", f"{beta:g}")] - grid.loc[("untrained", f"{beta:g}")]
+Markdown(
+    (f"At the paper's budget $k = {budget}$," if at_budget.name == budget else
+     f"At $k = {at_budget.name}$, the sweep's budget closest to the paper's {budget},")
+    + f" β = {at_budget.idxmax()} scores highest ("
+    + ", ".join(f"β = {b}: {v:.3f}" for b, v in at_budget.items()) + "). "
+    f"The trained–untrained gap for β = {beta:g} moves much less than the scores themselves: "
+    + ", ".join(f"{v:.3f} at $k = {kk}$" for kk, v in gap.items()) + "."
+)
+
+# %% [markdown]
 # ## Upper bound: a linear probe
 #
 # How well could *any* linear read-out of the embeddings detect each concept? `probe_upper_bound` fits one
@@ -258,15 +290,25 @@ ax.plot([0, 1], [0, 1], c="0.5", ls="--")
 ax.set(xlim=(0, 1), ylim=(0, 1), title="Per concept: FBMP coalition vs the linear probe")
 ceiling.round(3)
 
+# %%
+kb = f"k={budget}"
+nn_margin = ceiling.loc["nnOMP trained", kb] - ceiling.loc["nnOMP untrained", kb]
+fb_margin = scores.loc[f"FBMP β={beta:g}", "Δ vs untrained"]
+Markdown(
+    f"The supervised probe reaches a macro F1 of {ceiling.loc['linear probe (supervised)', kb]:.3f}, against "
+    f"{ceiling.loc[f'FBMP β={beta:g}', kb]:.3f} for the {budget}-latent FBMP coalitions: the gap is what the "
+    "embeddings make linearly available but the SAE does not expose as firing latents — what a better SAE could "
+    "still gain. A MATCHScore near the probe's would mean the SAE found the concepts without ever seeing a label. "
+    f"nnOMP on the continuous codes scores {ceiling.loc['nnOMP trained', 'k=1']:.3f} with one latent and "
+    f"{ceiling.loc['nnOMP trained', kb]:.3f} with {budget}, and its margin over the untrained twin at {budget} "
+    f"latents ({nn_margin:.3f}) is "
+    + (f"larger than FBMP's ({fb_margin:.3f}) — a hint that the trained SAE's code magnitudes carry information "
+       "about the concepts that binarisation throws away." if nn_margin > fb_margin else
+       f"not larger than FBMP's ({fb_margin:.3f}): here the code magnitudes add nothing that separates the "
+       "trained SAE from its twin.")
+)
+
 # %% [markdown]
-# The supervised probe reaches a macro F1 of 0.771, well above the best three-latent coalitions (0.633): the
-# embeddings make more of the concepts linearly available than the SAE exposes as firing latents. That gap is
-# what a better SAE could still gain; a MATCHScore near the probe's would mean the SAE found the concepts without
-# ever seeing a label. nnOMP on the continuous codes is close to FBMP on this SAE (0.430 with one latent, 0.615
-# with three, against 0.430 and 0.633), and its margin over the untrained twin at three latents (0.615 − 0.509)
-# is larger than FBMP's (0.633 − 0.568) — a hint that the trained SAE's code magnitudes carry information about
-# the concepts that binarisation throws away.
-#
 # ## Same-split versus held-out matching
 #
 # So far the coalitions were chosen *and* scored on the same test images, as in the paper. Choosing the best of
@@ -300,13 +342,27 @@ print("mean inflation (same split − held out):")
 print(means["inflation"].unstack("SAE").round(3).to_string())
 summary.round(3)
 
-# %% [markdown]
-# Choosing and scoring on the same 300 images inflates MATCHScore: by 0.074 (one-to-one) and 0.113 (FBMP) for the
-# trained SAE, and by about as much for the untrained twin (0.076 and 0.136). FBMP is inflated more than
-# one-to-one matching because it makes up to three lucky choices per concept instead of one. Because both SAEs
-# are inflated alike, the *difference* survives: held out, ΔMATCHScore is 0.051 (one-to-one) and 0.085 (FBMP),
-# against 0.050 and 0.062 on the same split. The paper's same-split protocol therefore overstates absolute
-# MATCHScores, but not, here, the comparison with the untrained twin — which is one more reason to report Δ.
+# %%
+infl = means["inflation"].unstack("SAE")
+delta = summary.xs("Δ trained − untrained", axis=1, level="SAE")
+kept = (delta["held out"] >= delta["same split"]).all()
+Markdown(
+    f"Choosing and scoring on the same {len(evaluate)} images inflates MATCHScore: by "
+    f"{infl.loc['one_to_one', 'trained']:.3f} (one-to-one) and {infl.loc['fbmp', 'trained']:.3f} (FBMP) for the "
+    f"trained SAE, and by {infl.loc['one_to_one', 'untrained']:.3f} and {infl.loc['fbmp', 'untrained']:.3f} for "
+    "the untrained twin. "
+    + ("FBMP is inflated more than one-to-one matching, as expected: it makes up to "
+       f"{budget} lucky choices per concept instead of one. " if (infl.loc["fbmp"] > infl.loc["one_to_one"]).all()
+       else "")
+    + f"Held out, ΔMATCHScore is {delta.loc['one_to_one', 'held out']:.3f} (one-to-one) and "
+    f"{delta.loc['fbmp', 'held out']:.3f} (FBMP), against {delta.loc['one_to_one', 'same split']:.3f} and "
+    f"{delta.loc['fbmp', 'same split']:.3f} on the same split. "
+    + ("The paper's same-split protocol therefore overstates absolute MATCHScores, but here it does not overstate "
+       "the comparison with the untrained twin (held out, the gap is at least as large, because the twin's lucky "
+       "choices are inflated at least as much) — one more reason to report Δ." if kept else
+       "Here the same-split protocol overstates the comparison with the untrained twin as well as the absolute "
+       "scores: a Δ should be checked on held-out images too.")
+)
 
 # %%
 if out_dir:
@@ -344,7 +400,7 @@ print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")
 # trivial = 2 * p / (1 + p)
 # print((per_concept["one-to-one F1"] > trivial).sum(), "of", len(per_concept))
 # ```
-# In the offline default run 44 of the 62 concepts have a one-to-one latent that beats the trivial detector.
+# In the offline default run 48 of the 62 concepts have a one-to-one latent that beats the trivial detector.
 # Frequent concepts get a high F1 from any broad latent, rare ones need a specific latent. A raw MATCHScore
 # mixes both and depends on how frequent the benchmark's concepts are; that is why the paper reports
 # ΔMATCHScore against an untrained SAE with the same sparsity, which has the same chance of covering frequent
@@ -363,8 +419,8 @@ print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")
 # ```
 # The macro average gives every concept the same weight, so rare concepts count as much as frequent ones; the
 # support-weighted average is dominated by the frequent concepts. In the offline default run the support average
-# is a little lower for one-to-one matching (0.417 against 0.444) and a little higher for FBMP (0.642 against
-# 0.633): a frequent concept is spread over several sparse latents, which a single latent cannot cover and a
+# is a little lower for one-to-one matching (0.446 against 0.469) and a little higher for FBMP (0.667 against
+# 0.648): a frequent concept is spread over several sparse latents, which a single latent cannot cover and a
 # coalition can. The paper uses the macro average.
 # ````
 #

@@ -33,11 +33,11 @@ device = "auto"
 n_pairs = 2000
 n_images = 3000
 families = ["topk", "batchtopk", "matryoshka", "jumprelu"]
-sizes = [32, 64, 128, 256, 512, 1024]
-seeds = [0, 1, 2]
+sizes = [32, 64, 128, 256, 512]
+seeds = [0, 1]
 k = 8
 epochs = 20
-n_boot = 1000
+n_boot = 200
 
 # %%
 from pathlib import Path
