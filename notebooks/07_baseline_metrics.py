@@ -55,6 +55,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown
+from scipy.stats import beta
 
 from kit import metrics
 from kit.embed import embed_texts, load_encoder
@@ -269,34 +271,69 @@ plt.show()
 # %% [markdown]
 # ## Reading the table
 #
-# With the default parameters (toy-synCUB, the toy encoder, the standard SAE, 600 test images):
-#
-# - **Reconstruction**: the SAE leaves about half of the variance unexplained (FVU 0.519) with 8 of 256 latents
-#   active, and 12.5% of its latents never fire on the test images. This is a small SAE trained briefly; the
-#   proxies say so, and say nothing about its concepts.
-# - **CKNNA** (0.607) and **MS** (0.464) need no labels. With the toy encoder as its own reference, MS measures
-#   how alike a latent's images are *in the space the SAE was trained on* — a weaker test than the paper's
-#   separate DINOv2 reference.
-# - **FMS** is 0.327: the best single latent classifies a concept at 0.653 balanced accuracy (capacity), and
-#   removing it costs almost nothing (local 0.037) — for most concepts another latent carries nearly the same
-#   information, so by FMS's definition they are not monosemantic. **Sparse probing** rises from 0.654 with one
-#   latent to 0.746 with five: the concepts are spread over several latents, the situation FBMP's coalitions are
-#   made for.
-# - **TPP** is 0.172 at SAEBench's 20 ablated latents. Its value depends on that choice: it is 0.205 at 50 and 0
-#   at 500, where all 256 latents are ablated for every concept and every probe suffers alike.
-# - **SCR** is negative (−0.306), and the per-pair table shows why it should not be read at this size: the
-#   balanced test sets are small, so accuracies move in coarse steps, the gap between the biased and the unbiased
-#   probe is a few of those steps (or none — then SCR is undefined, NaN), and a ratio over such a gap swings from
-#   −2 to 0.667 between pairs. SCR needs concept pairs that co-occur often *and* many images of each combination.
-# - **Absorption**: on average over concepts, 19.1% of the images where the probe detects the concept are fully
-#   absorbed, and the absorption fraction is 0.889. The latter mostly shows how loose SAEBench's alignment threshold is here: a cosine of 0.025 with the
-#   probe direction is exceeded by roughly four in ten random directions in 128 dimensions, so many unrelated
-#   latents count as "aligned".
-# - **Steerability**: 94.9% of the latents move some word's zero-shot probability by at least 0.1 when clamped —
-#   clamping any direction hard enough moves a temperature-100 softmax — while the mean steerability is 0.282:
-#   most of the moved probability does not land on a single word. Clamping ignores whether a latent ever fires
-#   (exercise 4).
-#
+# The summary below is written from the numbers above, so it describes whatever run you are looking at.
+
+# %%
+def num(v: float) -> str:
+    """Three decimals, without a minus sign on a value that rounds to zero."""
+    return f"{round(v, 3) + 0.0:.3f}"
+
+
+h = {name: r.headline() for name, r in results.items()}
+fvu, dead = h["proxies"]["fvu"], h["proxies"]["dead_fraction"]
+cap, local = h["fms"]["fms_capacity"], h["fms"]["fms_local"]
+tpp_at = {n: h["tpp"][f"tpp_n{n}"] for n in tp.config.n_values}
+n_peak, n_max = max(tpp_at, key=tpp_at.get), max(tpp_at)
+scr_pairs_at = sc.scr[at][np.isfinite(sc.scr[at])]
+n_undefined = int(np.isnan(sc.scr[at]).sum())
+d = X.shape[1]  # chance that a random unit direction in d dimensions passes the alignment threshold
+thr = ab.config.probe_cos_threshold
+p_random = beta.sf((1 + thr) / 2, (d - 1) / 2, (d - 1) / 2)
+bullets = [
+    f"**Reconstruction**: the SAE leaves {fvu:.0%} of the variance unexplained (FVU {fvu:.3f}) with "
+    f"{h['proxies']['l0']:.0f} of {dict_size} latents active, and {dead:.1%} of its latents never fire on the "
+    "test images. The proxies describe the fit and the sparsity, and say nothing about the concepts.",
+    f"**CKNNA** ({h['cknna']['cknna']:.3f}) and **MS** ({h['ms']['ms']:.3f}) need no labels. With the toy encoder "
+    "as its own reference, MS measures how alike a latent's images are *in the space the SAE was trained on* — "
+    "a weaker test than the paper's separate DINOv2 reference.",
+    f"**FMS** is {h['fms']['fms']:.3f}: the best single latent classifies a concept at {cap:.3f} balanced "
+    f"accuracy (capacity), and removing it "
+    + (f"costs almost nothing (local {local:.3f}) — for most concepts another latent carries nearly the same "
+       "information, so by FMS's definition they are not monosemantic." if local < 0.1 else
+       f"costs a local score of {local:.3f}.")
+    + f" **Sparse probing** goes from {h['sparse probing']['sparse_probing_k1']:.3f} with one latent to "
+    f"{h['sparse probing']['sparse_probing_k5']:.3f} with five"
+    + (": the concepts are spread over several latents, the situation FBMP's coalitions are made for."
+       if h['sparse probing']['sparse_probing_k5'] > h['sparse probing']['sparse_probing_k1'] + 0.05 else "."),
+    f"**TPP** is {num(h['tpp']['tpp'])} at SAEBench's {tp.config.headline_n} ablated latents. Its value depends on "
+    "that choice: " + ", ".join(f"{num(v)} at {n}" for n, v in tpp_at.items())
+    + f" (highest at {n_peak})"
+    + (f"; at {n_max} all {dict_size} latents are ablated for every concept and every probe suffers alike."
+       if n_max >= dict_size else "."),
+    f"**SCR** is {num(h['scr']['scr'])}, and the per-pair table shows why it should not be read at this size: the "
+    "balanced test sets are small, so accuracies move in coarse steps, the gap between the biased and the "
+    "unbiased probe is a few of those steps (or none — then SCR is undefined, NaN"
+    + (f", as for {n_undefined} of the {len(sc.pairs)} pairs here" if n_undefined else "") + ")"
+    + (f", and a ratio over such a gap ranges from {num(scr_pairs_at.min())} to {num(scr_pairs_at.max())} "
+       "between pairs" if len(scr_pairs_at) and scr_pairs_at.min() < scr_pairs_at.max() else "")
+    + ". SCR needs concept pairs that co-occur often *and* many images of each combination.",
+    f"**Absorption**: on average over concepts, {h['absorption']['full_absorption']:.1%} of the images where "
+    f"the probe detects the concept are fully absorbed, and the absorption fraction is "
+    f"{h['absorption']['absorption_fraction']:.3f}. The latter depends on how loose SAEBench's alignment "
+    f"threshold is here: a cosine of {thr} with the probe direction is exceeded by {p_random:.0%} of random "
+    f"directions in {d} dimensions, so many unrelated latents count as \"aligned\".",
+    f"**Steerability**: {h['steerability']['steerable_fraction']:.1%} of the latents move some word's zero-shot "
+    f"probability by at least {st.config.steerable_power} when clamped — clamping a direction hard enough moves "
+    f"a temperature-{st.config.temperature:g} softmax — while the mean steerability is "
+    f"{h['steerability']['steerability']:.3f}"
+    + (": most of the moved probability does not land on a single word." if h['steerability']['steerability'] < 0.5
+       else ".")
+    + " Clamping ignores whether a latent ever fires (exercise 4).",
+]
+Markdown(f"With these parameters ({benchmark}, the {encoder} encoder, a {family} SAE with {dict_size} latents, "
+         f"{X.shape[0]} test images):\n\n" + "\n".join(f"- {b}" for b in bullets))
+
+# %% [markdown]
 # None of these numbers says which concept a latent stands for, and only FMS, sparse probing, TPP, SCR and
 # absorption use the concept labels at all — each through a probe or a classifier that may combine latents. The
 # paper's MATCHScore asks that question directly (chapter *Matching*), and chapter *Metric validity* checks, where

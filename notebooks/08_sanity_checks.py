@@ -17,7 +17,8 @@
 # - **trained** — the SAE trained on the embeddings;
 # - **untrained** — the same architecture with its random initial weights: its codes still depend on the input
 #   (a random projection followed by the same sparsification), but its directions mean nothing in particular;
-# - **random codes** — $k$ latents per image drawn at random with random magnitudes, independent of the input.
+# - **random codes** — $k$ latents per image with random magnitudes, drawn from a hash of the image's embedding:
+#   a fixed code per image that carries nothing about what the image shows.
 #
 # A metric **separates** when the trained SAE's score is clearly apart from both baselines. Here "clearly" is
 # made precise with bootstrap intervals: each number is a mean over units (images, latents, concepts or pairs),
@@ -57,14 +58,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown
 
-from kit import matching
 from kit.metrics import SanityConfig, sanity_check, sanity_figure
 from kit.metrics.sanity import Pairs
 from kit.pipeline import PipelineConfig, prepare, train_cached
 from kit.sae import encode_array, random_codes, untrained
-from kit.stats import bootstrap_mean_ci
-from kit.tapas import tapascore
 
 if smoke:
     n_pairs, n_images, dict_size, epochs, n_boot = 120, 300, 64, 3, 200
@@ -98,40 +97,18 @@ for name, model in saes.items():
 #
 # `kit.metrics.sanity_check` runs every metric on each SAE — the concept metrics on the *test* split's annotated
 # images, TAPAScore on the benchmark's pairs — and returns one row per metric and SAE with the value, its
-# bootstrap interval, the number of units it averages over, and the verdict.
+# bootstrap interval, the number of units it averages over, the verdict, and its direction ("reference higher"
+# or "reference lower" when the trained SAE is above or below both baselines, "mixed" when it separates between
+# them, "overlap" when it does not separate). MATCHScore comes twice, as in the paper: with FBMP
+# (`match_score`, at the coalition budget `budget`) and one-to-one (`match_score_one_to_one`: each concept's
+# single best latent by F1, budget 1).
 
 # %%
 pairs = Pairs.from_benchmark(data.pairs, data.X_orig, data.X_edit)
 sanity_config = SanityConfig(match_k=budget, tapas_k=budget, n_boot=n_boot, seed=seed, device=device)
 table = sanity_check(X_test, Y_test, pairs, saes, groups=data.concepts.groups, config=sanity_config)
-
-# %% [markdown]
-# `sanity_check` scores MATCHScore with FBMP only; the paper also reports the **one-to-one** MATCHScore (each
-# concept's single best latent by F1, budget 1). We add it with the same bootstrap over concepts and the same
-# verdict rule.
-
-# %%
-def verdict(rows: pd.DataFrame, reference: str = "trained") -> str:
-    """'separates' when the reference's interval is disjoint from every other SAE's."""
-    ref = rows[rows.sae == reference].iloc[0]
-    others = rows[rows.sae != reference]
-    apart = (others.ci_low > ref.ci_high) | (others.ci_high < ref.ci_low)
-    return "separates" if apart.all() else "does not"
-
-
-extra = []
-for name, model in saes.items():
-    m = matching.one_to_one(Y_test, matching.binarize(encode_array(model, X_test)))
-    f1 = matching.concept_scores(m, 1)
-    lo, hi = bootstrap_mean_ci(f1, n_boot, sanity_config.alpha, seed)
-    extra.append({"metric": "match_score_one_to_one", "sae": name, "value": f1.mean(), "ci_low": lo,
-                  "ci_high": hi, "n_units": f1.size})
-extra = pd.DataFrame(extra)
-extra["verdict"] = verdict(extra)
-table = pd.concat([table, extra], ignore_index=True)
-
 wide = table.pivot(index="metric", columns="sae", values="value")[list(saes)]
-wide["verdict"] = table.groupby("metric").verdict.first()
+wide[["verdict", "direction"]] = table.groupby("metric")[["verdict", "direction"]].first()
 wide.loc[list(dict.fromkeys(table.metric))].round(3)
 
 # %% [markdown]
@@ -145,28 +122,25 @@ fig.tight_layout()
 
 # %% [markdown]
 # Read the verdicts with the direction in mind. "Separates" only says the trained SAE is *apart*; for a
-# concept metric the trained SAE should also be *higher*. The reconstruction proxies (MSE, FVU, cosine)
-# separate almost by construction — an untrained or random SAE reconstructs badly — which is exactly why they
-# say little about interpretability. L0 is the same for all three (every SAE keeps $k$ latents), so it cannot
-# separate.
+# concept metric the trained SAE should also be *higher* ("reference higher"). The reconstruction proxies (MSE,
+# FVU, cosine) separate almost by construction — an untrained or random SAE reconstructs badly — which is
+# exactly why they say little about interpretability. L0 is the same for all three (every SAE keeps $k$
+# latents), so it cannot separate.
 #
-# **A caveat on random codes and TAPAScore.** The kit's random codes depend only on a row's *position* in the
-# array that is encoded. `sanity_check` encodes the originals and the edits in two separate calls, so the
-# original and the edit of pair $p$ receive the *same* random code, and the random baseline's TAPAScore is
-# exactly 0 with an interval of zero width. Encoding both in one array gives the original and the edit
-# independent random codes, which is closer to "codes that ignore the input":
+# **Random codes and TAPAScore.** The kit's random codes are a hash of each row's bytes: they carry nothing about
+# what an image shows, an image and its edit (two different rows) receive independent codes, and a row receives
+# the same code however the arrays are batched. So it does not matter that `sanity_check` encodes the originals
+# and the edits in two separate calls — encoding them in one array gives the very same codes — and the random
+# baseline's TAPAScore is the score of codes that ignore the input:
 
 # %%
-P = data.pairs.n_pairs
 rand = saes["random"]
-m_rand = matching.fbmp(Y_test, matching.binarize(encode_array(rand, X_test)))
-Z_rand = encode_array(rand, np.concatenate([data.X_orig.X, data.X_edit.X]))
-t_rand = tapascore(Z_rand[:P], Z_rand[P:], data.pairs.old, data.pairs.new, m_rand, k=budget, n_boot=n_boot,
-                   seed=seed)
-trained_tapas = table[(table.metric == "tapascore") & (table.sae == "trained")].iloc[0]
-print(f"random codes, independent per image: TAPAScore {t_rand.score:+.3f} "
-      f"[{t_rand.ci[0]:+.3f}, {t_rand.ci[1]:+.3f}]; trained SAE {trained_tapas.value:+.3f} "
-      f"[{trained_tapas.ci_low:+.3f}, {trained_tapas.ci_high:+.3f}]")
+Z_apart = np.concatenate([encode_array(rand, data.X_orig.X), encode_array(rand, data.X_edit.X)])
+Z_joint = encode_array(rand, np.concatenate([data.X_orig.X, data.X_edit.X]))
+print("random codes identical in two calls and in one:", np.array_equal(Z_apart, Z_joint))
+tapas_rows = table[table.metric == "tapascore"].set_index("sae")
+for name, r in tapas_rows.iterrows():
+    print(f"TAPAScore {name:9s} {r.value:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]")
 
 # %% [markdown]
 # ## Beside the paper
@@ -192,7 +166,7 @@ for metric, ours in ours_name.items():
                  "ours trained": o.trained, "ours untrained": o.untrained, "ours random": o.random,
                  "paper: trained > both": bool(p.trained > max(p.untrained, p.random)),
                  "ours: trained > both": bool(o.trained > max(o.untrained, o.random)),
-                 "ours: verdict": o.verdict})
+                 "ours: verdict": o.verdict, "ours: direction": o.direction})
 comparison = pd.DataFrame(rows).set_index("metric")
 comparison.round(3)
 
@@ -214,27 +188,49 @@ grid.figure.suptitle(f"The paper ({paper_dataset}, CLIP ViT-L/14) and this run (
 # trained ones (0.203); **MS** barely moves (0.698, 0.685, 0.685); **FMS** is slightly higher for the untrained
 # SAE than for the trained ones.
 #
-# What agrees in the offline run:
-#
-# - **MATCHScore** ranks trained > untrained > random, as in the paper; with FBMP the gap is larger than its
-#   bootstrap uncertainty ("separates"), with one-to-one matching it is not.
-# - **FMS** fails in both: the trained SAE is not above the untrained one.
-# - Random codes score about 0 on TAPAScore in both.
-#
-# What differs:
-#
-# - **TAPAScore does not separate the trained SAE from its untrained twin here**: both score about the same,
-#   far above random codes. The paper's most decisive metric is the least decisive one in the toy world. Chapter
-#   *TAPAScore* traces this to the toy encoder's embeddings, whose variance sits on a few principal directions:
-#   any random latent there mixes a few attribute directions and follows their edits. With CLIP ViT-L/14 that is
-#   not the case, and a run on synCUB with `encoder = "open_clip:ViT-L-14/openai"` is the one that can confirm
-#   the paper's pattern.
-# - **CKNNA** ranks the trained SAE *above* the untrained one here (and separates), the opposite of the paper.
-#   Here the untrained SAE's codes keep the embeddings' neighbourhoods less well than the trained SAE's; the
-#   paper's point — CKNNA measures geometry, not concepts — is not contradicted, but the direction of the gap
-#   is the opposite.
-# - **MS** separates here, while in the paper the three values are nearly equal.
-#
+# How this run compares, written from the table above (a metric *agrees* when the trained SAE is above both
+# baselines in both sources, or in neither):
+
+# %%
+def order(row: pd.Series, source: str) -> str:
+    """'trained > untrained > random': the three SAEs of one source, highest first."""
+    values = {name: row[f"{source} {name}"] for name in saes}
+    return " > ".join(sorted(values, key=values.get, reverse=True))
+
+
+agree, differ = [], []
+for metric, row in comparison.iterrows():
+    apart = row["ours: verdict"] == "separates"
+    line = (f"**{metric}**: paper {order(row, 'paper')}; here {order(row, 'ours')}, and the trained SAE's interval "
+            + (f"is apart from both baselines' (separates, {row['ours: direction']})." if apart
+               else "overlaps a baseline's (does not separate)."))
+    (agree if row["paper: trained > both"] == row["ours: trained > both"] else differ).append(line)
+
+notes = []
+if "TAPAScore FBMP F0.5 (k=3)" in comparison.index:
+    tap = comparison.loc["TAPAScore FBMP F0.5 (k=3)"]
+    if tap["ours: verdict"] != "separates":
+        notes.append(
+            f"**TAPAScore**, the paper's widest gap, does not separate the trained SAE ({tap['ours trained']:.3f}) "
+            f"from its untrained twin ({tap['ours untrained']:.3f}) here. Chapter *TAPAScore* traces this to the toy "
+            "encoder's embeddings, whose variance sits on a few principal directions: any random latent there "
+            "mixes a few attribute directions and follows their edits. With CLIP ViT-L/14 that is not the case, and "
+            "a run on synCUB with `encoder = \"open_clip:ViT-L-14/openai\"` is the one that can confirm the paper's "
+            "pattern.")
+    if abs(tap["ours random"]) < 0.05:
+        notes.append(f"Random codes score about 0 on TAPAScore ({tap['ours random']:+.3f}), as in the paper.")
+if "CKNNA" in comparison.index:
+    ck = comparison.loc["CKNNA"]
+    if (ck["paper trained"] < ck["paper untrained"]) != (ck["ours trained"] < ck["ours untrained"]):
+        notes.append("**CKNNA** orders the trained and the untrained SAE the other way round from the paper. "
+                     "The paper's point — CKNNA measures geometry, not concepts — is not contradicted by that; "
+                     "only the direction of the gap differs.")
+
+sections = [("What agrees", agree), ("What differs", differ)]
+Markdown("\n\n".join([f"{title}:\n\n" + "\n".join(f"- {line}" for line in lines)
+                      for title, lines in sections if lines] + notes))
+
+# %% [markdown]
 # The offline run is a check of the *machinery*; the paper's conclusions are about CLIP and DINOv2 on real
 # images, and the table above is the place to compare once such a run is made.
 
@@ -272,7 +268,7 @@ if out_dir:
 # preserve distances (Johnson–Lindenstrauss), so neighbours in the embedding stay neighbours in the codes. A
 # trained SAE maps each image to a few concept latents; images that share concepts become neighbours, which
 # reshapes the neighbourhoods. Whether the random projection wins depends on how much its top-$k$ step destroys
-# (in the offline run it did not win). Either way CKNNA measures faithfulness of geometry, not
+# (the table above shows which wins in this run). Either way CKNNA measures faithfulness of geometry, not
 # interpretability.
 # ```
 #
@@ -283,8 +279,8 @@ if out_dir:
 # :class: dropdown
 # `kit run --notebooks 08_sanity_checks -p dict_size=1024` (or papermill with `-p dict_size 1024`). A larger
 # dictionary gives the untrained SAE more random latents to match by chance (chapter *Matching by hand*, last
-# section). In a run made while writing this chapter (offline default otherwise, without intervals), FBMP
-# MATCHScore went from 0.633 (trained) / 0.568 (untrained) at 256 latents to 0.597 / 0.550 at 1024, and
-# TAPAScore from 0.306 / 0.304 to 0.264 / 0.243 — lower for both, and the twin still close behind. Compare the
-# verdicts of the two runs' tables.
+# section): the more latents FBMP can choose from, the better a coalition of random latents can fit a concept.
+# So watch the untrained twin's MATCHScore and TAPAScore. Put the two runs' tables side by side (the `wide`
+# table of each, or the `sanity_check.json` files written to `out_dir`) and compare, metric by metric, the
+# verdict, the direction and the gap between the trained SAE and its twin.
 # ```

@@ -54,6 +54,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown
 from scipy.stats import spearmanr
 
 from kit import matching as M
@@ -255,35 +256,113 @@ plt.show()
 # %% [markdown]
 # ## What the ranking says
 #
-# With the default parameters (one world, one seed, 23 SAEs — read the numbers as a case study, not a law):
-#
-# - **The concept metrics track the truth.** One-to-one MATCHScore, FMS and sparse probing rank the SAEs almost
-#   exactly as the concept recovery does (ρ between 0.97 and 0.99 over all SAEs, and over the trained ones alone).
-#   Part of that agreement is shared form: all three, like the concept recovery, ask how well one latent's firing
-#   agrees with a concept's labels. FBMP MATCHScore, ΔMATCHScore and TAPAScore follow closely (ρ from 0.85 to
-#   0.93).
-# - **ΔMATCHScore fixes the chance floor.** The raw FBMP score of the untrained SAE with 128 latents (0.585) is
-#   higher than that of the 32-latent SAE after 10 training steps (0.557), which recovers the concepts better
-#   (0.458 against 0.339): a bigger dictionary matches more by chance. Subtracting the untrained twin of the same
-#   size raises ρ from 0.88 to 0.93 over all SAEs.
-# - **Reconstruction is not recovery.** FVU follows the truth in the large (ρ = −0.85: trained SAEs reconstruct
-#   better than baselines) but less well among trained SAEs (−0.76). The SAE with $k = 32$ reconstructs almost as
-#   well as the oracle (FVU 0.023 against 0.026) yet recovers the concepts worse than its $k = 8$ twin (0.624
-#   against 0.852): more active latents buy reconstruction without finding the planted directions. CKNNA
-#   (ρ = 0.89 and 0.81) makes the same mistake: among trained SAEs it ranks the $k = 32$ SAE first.
-# - **L0 and dead latents are not quality measures.** L0 is what $k$ sets for a TopK SAE, and almost no latent dies
-#   in these short runs; neither ranks the SAEs (|ρ| at most 0.39).
-# - **MS does not track the truth here** (ρ = 0.20 over all SAEs, −0.12 over the trained ones). The SAE with
-#   $k = 2$ gets the highest MS of all (0.497, the oracle 0.394) while its concept recovery (0.271) is far below
-#   its $k = 8$ twin's (0.852) and closer to that of random codes of the same width (0.172). MS asks whether the
-#   samples a latent fires on resemble each other in the reference space; it does not ask whether the latent fires
-#   on *all* the samples that show the concept.
-#
-# The decoder-side truth tells a second story. FVU ranks the SAEs by atom recovery best of all (ρ = −0.89), and
-# one-to-one MATCHScore worst among the concept metrics (0.62): the 128-latent SAE after 1,500 steps has nearly
-# every planted direction in its dictionary (atom recovery 0.862) but spreads concepts over several latents,
-# which one-to-one matching penalises (0.770) and FBMP forgives (0.894). Which truth matters depends on the
-# question: "are the directions there?" or "does one latent stand for the concept?".
+# The summary below is written from the tables above, so it describes whatever run you are looking at.
+
+# %%
+def fmt(v: float) -> str:
+    """Two decimals for a correlation, without a minus sign on a value that rounds to zero."""
+    return f"{round(v, 2) + 0.0:.2f}"
+
+
+def span(values) -> str:
+    lo, hi = min(values), max(values)
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"between {fmt(lo)} and {fmt(hi)}"
+
+
+c_all, c_tr, c_atom = corr.columns
+rec = table["concept recovery"]
+tr = table[table.kind == "trained"]
+best = tr["concept recovery"].idxmax()
+text = [f"With these parameters (one world, one seed, {len(table)} SAEs — read the numbers as a case study, not a "
+        "law):", ""]
+
+same_form = ["MATCHScore one-to-one", "FMS", "sparse probing k=1"]
+coalition = ["MATCHScore FBMP", "ΔMATCHScore FBMP", "TAPAScore (norm.)"]
+rhos = corr.loc[same_form, [c_all, c_tr]].to_numpy().ravel()
+how = "almost exactly" if rhos.min() >= 0.95 else "closely" if rhos.min() >= 0.8 else "loosely"
+tracks = "track" if rhos.min() >= 0.8 else "only partly track"
+text.append(
+    f"- **The concept metrics {tracks} the truth.** One-to-one MATCHScore, FMS and sparse probing rank the SAEs "
+    f"{how} as the concept recovery does (ρ {span(rhos)} over all SAEs and over the trained ones alone). Part of that "
+    "agreement is shared form: all three, like the concept recovery, ask how well one latent's firing agrees with "
+    "a concept's labels. FBMP MATCHScore, ΔMATCHScore and TAPAScore reach ρ "
+    f"{span(corr.loc[coalition, [c_all, c_tr]].to_numpy().ravel())}.")
+
+# the chance floor: an untrained SAE whose raw FBMP score beats a trained SAE that recovers the concepts better
+inversions = [(u, t) for u in table.index[table.kind == "untrained"] for t in tr.index
+              if table.at[u, "MATCHScore FBMP"] > table.at[t, "MATCHScore FBMP"] and rec[t] > rec[u]]
+rho_fb, rho_delta = corr.at["MATCHScore FBMP", c_all], corr.at["ΔMATCHScore FBMP", c_all]
+line = "- **ΔMATCHScore and the chance floor.** "
+if inversions:
+    u, t = max(inversions, key=lambda ut: rec[ut[1]] - rec[ut[0]])
+    line += (f"The raw FBMP score of the untrained SAE with {table.at[u, 'dict_size']} latents "
+             f"({table.at[u, 'MATCHScore FBMP']:.3f}) is higher than that of *{t}* "
+             f"({table.at[t, 'MATCHScore FBMP']:.3f}), which recovers the concepts better ({rec[t]:.3f} against "
+             f"{rec[u]:.3f})" + (": a bigger dictionary matches more by chance. "
+                                 if table.at[u, "dict_size"] > table.at[t, "dict_size"] else ". "))
+line += (f"Subtracting the untrained twin of the same size {'raises' if rho_delta > rho_fb else 'changes'} ρ from "
+         f"{fmt(rho_fb)} to {fmt(rho_delta)} over all SAEs.")
+text.append(line)
+
+fvu_best = tr["FVU"].idxmin()
+baselines = table[table.kind.isin(["untrained", "random codes"])]
+line = (f"- **Reconstruction is not recovery.** FVU (lower is better) has ρ = {fmt(corr.at['FVU', c_all])} over "
+        "all SAEs" + (" — every trained SAE reconstructs better than every baseline —"
+                      if tr["FVU"].max() < baselines["FVU"].min() else "")
+        + f" and {fmt(corr.at['FVU', c_tr])} among the trained SAEs. ")
+if fvu_best != best:
+    oracle_fvu = table.loc[table.kind == "oracle", "FVU"].iloc[0]
+    line += (f"The trained SAE that reconstructs best, *{fvu_best}* (FVU {tr.at[fvu_best, 'FVU']:.3f}, the oracle "
+             f"{oracle_fvu:.3f}), recovers the concepts worse than *{best}* ({rec[fvu_best]:.3f} against "
+             f"{rec[best]:.3f})"
+             + (": more active latents buy reconstruction without finding the planted directions. "
+                if tr.at[fvu_best, "k"] > tr.at[best, "k"] else ". "))
+ck_best = tr["CKNNA"].idxmax()
+line += (f"CKNNA (ρ = {fmt(corr.at['CKNNA', c_all])} and {fmt(corr.at['CKNNA', c_tr])}) ranks *{ck_best}* first "
+         "among the trained SAEs" + (", which is not the one that recovers the concepts best." if ck_best != best
+                                     else "."))
+text.append(line)
+
+rho_l0 = corr.loc[["L0", "dead latents"], [c_all, c_tr]].abs().to_numpy()
+text.append(
+    f"- **L0 and dead latents are not quality measures.** L0 is what $k$ sets for a TopK SAE, and at most "
+    f"{table['dead latents'].max():.1%} of any SAE's latents are dead here; "
+    + (f"neither ranks the SAEs (|ρ| at most {fmt(np.nanmax(rho_l0))})." if np.nanmax(rho_l0) < 0.5 else
+       f"their |ρ| reaches {fmt(np.nanmax(rho_l0))} here, yet L0 is chosen, not learned."))
+
+ms_top = table["MS"].idxmax()
+line = (f"- **MS{' does not track the truth here' if abs(corr.at['MS', c_all]) < 0.5 else ''}** "
+        f"(ρ = {fmt(corr.at['MS', c_all])} over all SAEs and {fmt(corr.at['MS', c_tr])} over the "
+        "trained ones). ")
+if ms_top != best and table.at[ms_top, "kind"] != "oracle":
+    line += (f"The highest MS of all goes to *{ms_top}* ({table.at[ms_top, 'MS']:.3f}; the oracle "
+             f"{table.loc[table.kind == 'oracle', 'MS'].iloc[0]:.3f}), whose concept recovery ({rec[ms_top]:.3f}) "
+             f"is below that of *{best}* ({rec[best]:.3f}). ")
+line += ("MS asks whether the samples a latent fires on resemble each other in the reference space; it does not "
+         "ask whether the latent fires on *all* the samples that show the concept.")
+text.append(line)
+
+atom_rho = corr[c_atom].dropna()
+top_atom = atom_rho.abs().idxmax()
+big = f"TopK D={max(dict_sizes)} k={k} {max(steps)} steps"
+para = (f"The decoder-side truth tells a second story. {top_atom} ranks the SAEs by atom recovery best of all "
+        f"(ρ = {fmt(atom_rho[top_atom])}), and one-to-one MATCHScore "
+        f"({fmt(atom_rho['MATCHScore one-to-one'])}) less well than FBMP MATCHScore "
+        f"({fmt(atom_rho['MATCHScore FBMP'])})"
+        if atom_rho["MATCHScore one-to-one"] < atom_rho["MATCHScore FBMP"] else
+        f"The decoder-side truth: {top_atom} ranks the SAEs by atom recovery best of all "
+        f"(ρ = {fmt(atom_rho[top_atom])})")
+if big in table.index:
+    b = table.loc[big]
+    gap = b["MATCHScore FBMP"] - b["MATCHScore one-to-one"]
+    para += (f". *{big}* has atom recovery {b['atom recovery']:.3f}, and one-to-one matching gives it "
+             f"{b['MATCHScore one-to-one']:.3f} where FBMP gives {b['MATCHScore FBMP']:.3f}"
+             + (": it spreads concepts over several latents, which one-to-one matching penalises and FBMP forgives"
+                if gap > 0.05 else ""))
+para += (". Which truth matters depends on the question: \"are the directions there?\" or \"does one latent stand "
+         "for the concept?\".")
+text += ["", para]
+Markdown("\n".join(text))
 
 # %%
 if out_dir:
@@ -322,8 +401,8 @@ if out_dir:
 # both atoms and reaches 1 — the reason the paper uses coalitions.
 # ```
 #
-# **3.** The random codes get a *negative* ΔMATCHScore (down to −0.303 with 128 latents). Why is it below the
-# untrained SAE's, which also learned nothing?
+# **3.** In the table above the random codes get a *negative* ΔMATCHScore. Why is it below the untrained SAE's,
+# which also learned nothing, and why does it fall as the dictionary grows?
 #
 # ```{admonition} Solution
 # :class: dropdown
