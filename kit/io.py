@@ -11,11 +11,13 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``, on error remove it.
 
     Works for files and folders alike: write whatever you like at the yielded path.
-    An existing folder at ``path`` is replaced only after the new one is complete.
+    replace=True: an existing ``path`` is replaced only after the new one is complete.
+    replace=False (caches keyed by their content): when ``path`` exists by the time the new one is complete —
+    another process wrote the same entry — the new one is discarded, so readers never see the entry vanish.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,7 +27,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield target
         if not target.exists():
             raise FileNotFoundError(f"nothing was written for {path}")
-        if path.is_dir() and not path.is_symlink():
+        if not replace:
+            if not path.exists():
+                try:
+                    os.rename(target, path) if target.is_dir() else os.link(target, path)
+                except (FileExistsError, OSError):
+                    if not path.exists():
+                        raise
+        elif path.is_dir() and not path.is_symlink():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / "payload")
             os.replace(target, path)

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,15 @@ def benchmark_folder(config: PipelineConfig, cache_dir: str | os.PathLike) -> Pa
     folder = Path(cache_dir) / "benchmarks" / name
     if not (folder / "metadata.csv").is_file():
         render = data.render_toy_syncub if config.benchmark == "toy-syncub" else data.render_toy_syncoco
-        render(folder, n_pairs=config.n_pairs, n_images=config.n_images, seed=config.seed)
+        # render beside the entry, then move it in unless another process finished first
+        own = folder.with_name(f".{folder.name}.{os.getpid()}")
+        render(own, n_pairs=config.n_pairs, n_images=config.n_images, seed=config.seed)
+        try:
+            os.rename(own, folder)
+        except OSError:
+            if not (folder / "metadata.csv").is_file():
+                raise
+            shutil.rmtree(own, ignore_errors=True)
     return folder
 
 
@@ -152,6 +161,8 @@ def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLik
 
     todo = [c for c in cfgs if not (folder(c) / "config.json").is_file()]
     if todo:
+        from kit.sae.checkpoint import save_sae
+
         for cfg, trained in zip(todo, sae_mod.train_many(X, todo)):
-            trained.save(folder(cfg))
+            save_sae(trained, folder(cfg), replace=False)  # another process may have cached it meanwhile
     return [sae_mod.load(folder(c)) for c in cfgs]

@@ -66,3 +66,15 @@ def test_bootstrap_mean_ci_brackets_the_mean_and_is_deterministic():
 def test_bootstrap_ci_vectorised_statistic_matches_mean_ci():
     v = np.arange(50, dtype=float)
     assert bootstrap_ci(lambda idx: v[idx].mean(axis=1), 50, seed=1) == bootstrap_mean_ci(v, seed=1)
+
+
+def test_atomic_cache_entry_first_writer_wins(tmp_path):
+    entry, f = tmp_path / "entry", tmp_path / "f.txt"
+    for i in range(2):
+        with atomic_path(entry, replace=False) as tmp:
+            tmp.mkdir()
+            (tmp / "v").write_text(str(i))
+        with atomic_path(f, replace=False) as tmp:
+            tmp.write_text(str(i))
+    assert (entry / "v").read_text() == "0" and f.read_text() == "0"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry", "f.txt"]

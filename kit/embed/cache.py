@@ -71,7 +71,7 @@ class CacheEntry:
                                       "embedding": datasets.List(datasets.Value("float32"), length=self.dim)})
         ds = datasets.Dataset.from_dict({"row": np.arange(rows.start, rows.stop, dtype=np.int64), "embedding": X},
                                         features=features)
-        with atomic_path(self.shard_path(shard)) as tmp, _quiet_datasets():
+        with atomic_path(self.shard_path(shard), replace=False) as tmp, _quiet_datasets():
             ds.save_to_disk(str(tmp))
 
     def load(self) -> np.ndarray:

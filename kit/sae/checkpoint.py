@@ -53,9 +53,11 @@ def write_sae(sae, folder: Path) -> None:
         sae.history.to_csv(folder / "history.csv", index=False)
 
 
-def save_sae(sae, path: str | os.PathLike) -> Path:
-    """Save ``sae`` to the folder ``path`` atomically; return the path."""
-    with atomic_path(path) as tmp:
+def save_sae(sae, path: str | os.PathLike, replace: bool = True) -> Path:
+    """Save ``sae`` to the folder ``path`` atomically; return the path.
+
+    replace=False keeps an existing folder (a cache entry another process wrote first)."""
+    with atomic_path(path, replace=replace) as tmp:
         tmp.mkdir()
         write_sae(sae, tmp)
     return Path(path)
