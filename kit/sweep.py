@@ -11,6 +11,7 @@ A grid file is YAML::
     executor: local                    # or slurm (through submitit)
     workers: 2                         # local parallel processes
     slurm: {timeout_min: 60, gpus_per_node: 1}   # submitit parameters, for executor: slurm
+                                                 # (cluster: debug runs the same jobs in this process)
 
 Each cell runs into ``OUT/cells/<cell>/``; a notebook that declares ``out_dir`` writes its results file(s)
 (``*.json`` in the kit's results format) there. ``OUT/status.json`` records every cell as done or failed (with
@@ -153,7 +154,9 @@ def _run_slurm(args: list[tuple], out: Path, slurm: dict[str, Any]):
         import submitit
     except ImportError:
         raise ConfigError("executor: slurm needs submitit (pip install 'sae-concept-kit[extras]')") from None
-    executor = submitit.AutoExecutor(folder=str(out / "slurm"))
+    slurm = dict(slurm)
+    # cluster: None picks Slurm when available; "local" or "debug" run the same jobs on this machine
+    executor = submitit.AutoExecutor(folder=str(out / "slurm"), cluster=slurm.pop("cluster", None))
     executor.update_parameters(**slurm)
     jobs = executor.map_array(_run_cell, *zip(*args)) if args else []
     return [job.result() for job in jobs]

@@ -70,3 +70,13 @@ def test_bad_grids_are_refused(project, tmp_path):
     with pytest.raises(ConfigError, match="no parameter"):
         run_sweep(load_grid(bad), project, tmp_path / "o", tmp_path / "c")
     assert not (tmp_path / "o").exists()
+
+
+def test_slurm_executor_path_through_submitit(project, tmp_path):
+    pytest.importorskip("submitit")
+    doc = _grid(project, tmp_path, executor="slurm", slurm="{cluster: debug}")
+    out = tmp_path / "sweep"
+    run_sweep(doc, project, out, tmp_path / "cache", log=lambda *_: None)
+    table = run_sweep(doc, project, out, tmp_path / "cache", log=lambda *_: None)
+    assert sorted(table.value) == [1.0, 4.0, 9.0]
+    assert (out / "slurm").is_dir()
