@@ -400,3 +400,39 @@ def test_to_rows(w, saes):
     rows = M.sparse_probing(saes["good"][1], w.Y).to_rows(split="test")
     assert {x.metric for x in rows} == {"sparse_probing_k1", "sparse_probing_k2", "sparse_probing_k5"}
     assert rows[0].as_dict()["split"] == "test"
+
+
+@given(st.integers(1, 30), st.integers(1, 12), st.integers(1, 4),
+       st.lists(st.integers(1, 15), min_size=1, max_size=4, unique=True), st.integers(0, 10**6))
+@settings(max_examples=60, deadline=None)
+def test_ablation_effect_matches_the_literal_cumulative_sum(n, L, J, n_values, seed):
+    from kit.metrics.erasure import _ablation_effect
+
+    rng = np.random.default_rng(seed)
+    D = L + 3
+    Z, M = rng.random((n, D)), rng.standard_normal((D, J))
+    latents = rng.permutation(D)[:L]
+    n_values = sorted(n_values)
+    literal = -np.stack([sum(Z[:, [j]] * M[[j]] for j in latents[:min(v, L)]) for v in n_values])
+    np.testing.assert_allclose(_ablation_effect(Z, latents, M, n_values), literal, rtol=1e-10, atol=1e-10)
+
+
+def test_proxies_compare_in_the_sae_input_space():
+    """A standardising SAE reconstructs standardised inputs: its proxies must be measured there."""
+    import torch
+
+    from kit.metrics import proxies
+    from kit.sae import from_tensors
+
+    rng = np.random.default_rng(0)
+    d = 6
+    X = (rng.standard_normal((200, d)) * 5 + 3).astype(np.float32)
+    eye = torch.eye(d)
+    sae = from_tensors(eye, torch.zeros(d), eye, torch.zeros(d), activation="relu", standardize=True,
+                       subtract_b_dec=False)
+    Xs = (X - X.mean(1, keepdims=True)) / (X.std(1, ddof=1, keepdims=True) + 1e-6)
+    expected = np.maximum(Xs, 0)  # identity dictionary, ReLU: x̂ = relu(standardised x)
+    r = proxies(X, sae)
+    np.testing.assert_allclose(r.sq_error, ((Xs - expected) ** 2).mean(1), rtol=1e-4, atol=1e-5)
+    total = ((Xs - Xs.mean(0)) ** 2).sum(1).mean()
+    np.testing.assert_allclose(r.fvu_share, r.sq_error * d / total, rtol=1e-4)

@@ -45,8 +45,8 @@ class ErasureConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if not self.n_values or min(self.n_values) < 1:
-            raise ConfigError(f"ErasureConfig.n_values must be positive integers, got {self.n_values}")
+        if not self.n_values or min(self.n_values) < 1 or list(self.n_values) != sorted(set(self.n_values)):
+            raise ConfigError(f"ErasureConfig.n_values must be increasing positive integers, got {self.n_values}")
         if self.headline_n not in self.n_values:
             raise ConfigError(f"ErasureConfig.headline_n={self.headline_n} is not among n_values {self.n_values}")
 
@@ -62,9 +62,16 @@ def _ablation_effect(Z: np.ndarray, latents: np.ndarray, M: np.ndarray, n_values
     """float[len(n_values), N, J]: the change of J probe logits when the first n of ``latents`` are ablated.
 
     Z: float[N, D]; latents: int[L] in attribution order; M: float[D, J] = W_dec · probe weights."""
-    contrib = Z[:, latents, None] * M[latents][None]  # [N, L, J]
-    cum = np.cumsum(contrib, axis=1)
-    return -np.stack([cum[:, min(n, len(latents)) - 1] for n in n_values])
+    acc = np.zeros((Z.shape[0], M.shape[1]), dtype=np.result_type(Z, M))
+    out, prev = [], 0
+    for n in n_values:  # one product per block of latents between consecutive n (never an [N, L, J] array)
+        n = min(n, len(latents))
+        block = latents[prev:n]
+        if block.size:
+            acc = acc + Z[:, block] @ M[block]
+        prev = max(prev, n)
+        out.append(-acc)
+    return np.stack(out)
 
 
 def _probes(X: np.ndarray, Y: np.ndarray, cfg: ErasureConfig):
@@ -123,10 +130,11 @@ def tpp(X: np.ndarray, Y: np.ndarray, sae: Any, groups: Sequence[Sequence[int]] 
     base_acc = balanced_accuracy(base_logits > 0, Yt)
     own = np.full((len(cfg.n_values), C), np.nan)
     other = np.full_like(own, np.nan)
+    Z_test = Z[test]
     for g in groups:
         g = np.asarray(g)
         for i in g:
-            delta = _ablation_effect(Z[test], ranked[i], M[:, g], cfg.n_values)  # [V, N, |G|]
+            delta = _ablation_effect(Z_test, ranked[i], M[:, g], cfg.n_values)  # [V, N, |G|]
             acc = np.stack([balanced_accuracy(base_logits[:, g] + d > 0, Yt[:, g]) for d in delta])
             drop = base_acc[g][None] - acc
             own[:, i] = drop[:, g == i][:, 0]

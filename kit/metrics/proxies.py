@@ -67,13 +67,18 @@ def proxies(X: np.ndarray, sae: Any, config: ProxiesConfig | None = None) -> Pro
     dev = resolve_device(cfg.device)
     dtype = sae_dtype(sae)
     sae = sae.to(dev)
-    total_var = float(((X - X.mean(0, dtype=np.float64)) ** 2).sum(1).mean())
+    # the reconstruction lives in the SAE's input space (per-sample standardised for some SAEs), so the
+    # target and its variance are taken there too
+    to_input_space = getattr(sae, "preprocess", lambda x: x)
     sq, cos, l0 = [], [], []
-    counts = None
+    counts, t_sum, t_sq = None, np.zeros(X.shape[1]), 0.0
     with torch.no_grad():
         for s in range(0, X.shape[0], cfg.batch_size):
-            x = torch.as_tensor(X[s:s + cfg.batch_size], device=dev, dtype=dtype)
-            z = sae.encode(x)
+            raw = torch.as_tensor(X[s:s + cfg.batch_size], device=dev, dtype=dtype)
+            x = to_input_space(raw)
+            t_sum += x.double().sum(0).cpu().numpy()
+            t_sq += float(x.double().square().sum())
+            z = sae.encode(raw)
             xh = sae.decode(z)
             sq.append((x - xh).float().square().mean(1).cpu().numpy())
             cos.append(torch.nn.functional.cosine_similarity(x.float(), xh.float(), dim=1).cpu().numpy())
@@ -81,6 +86,7 @@ def proxies(X: np.ndarray, sae: Any, config: ProxiesConfig | None = None) -> Pro
             l0.append(active.sum(1).cpu().numpy())
             c = active.sum(0, dtype=torch.int64)
             counts = c if counts is None else counts + c
+    total_var = t_sq / X.shape[0] - float((t_sum / X.shape[0]) @ (t_sum / X.shape[0]))
     sq_error = np.concatenate(sq).astype(np.float64)
     d = X.shape[1]
     fvu_share = sq_error * d / total_var if total_var > 0 else np.full_like(sq_error, np.nan)
