@@ -28,12 +28,11 @@ def atomic_path(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]
         if not target.exists():
             raise FileNotFoundError(f"nothing was written for {path}")
         if not replace:
-            if not path.exists():
-                try:
-                    os.rename(target, path) if target.is_dir() else os.link(target, path)
-                except (FileExistsError, OSError):
-                    if not path.exists():
-                        raise
+            try:  # both fail when path exists: a folder rename onto a non-empty folder, a link onto a file
+                os.rename(target, path) if target.is_dir() else os.link(target, path)
+            except OSError:
+                if not path.exists():
+                    raise
         elif path.is_dir() and not path.is_symlink():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / "payload")

@@ -14,13 +14,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kit.errors import ConfigError
+from kit.io import atomic_path
 from kit.types import ConceptTable, Embeddings, PairedBenchmark
 
 TOY = {"toy-syncub", "toy-syncoco"}
@@ -88,15 +88,8 @@ def benchmark_folder(config: PipelineConfig, cache_dir: str | os.PathLike) -> Pa
     folder = Path(cache_dir) / "benchmarks" / name
     if not (folder / "metadata.csv").is_file():
         render = data.render_toy_syncub if config.benchmark == "toy-syncub" else data.render_toy_syncoco
-        # render beside the entry, then move it in unless another process finished first
-        own = folder.with_name(f".{folder.name}.{os.getpid()}")
-        render(own, n_pairs=config.n_pairs, n_images=config.n_images, seed=config.seed)
-        try:
-            os.rename(own, folder)
-        except OSError:
-            if not (folder / "metadata.csv").is_file():
-                raise
-            shutil.rmtree(own, ignore_errors=True)
+        with atomic_path(folder, replace=False) as tmp:  # another process may render the same entry
+            render(tmp, n_pairs=config.n_pairs, n_images=config.n_images, seed=config.seed)
     return folder
 
 

@@ -56,15 +56,15 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
     return {name: info.get("default") for name, info in papermill.inspect_notebook(str(notebook)).items()}
 
 
-def load_params(path: str | os.PathLike) -> dict:
-    """Read and check the shape of a YAML parameter file (not yet against the notebooks)."""
+def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
+    """Read a YAML file that must hold a mapping; errors name the file (and line) and say it is a ``what``."""
     import yaml
 
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"cannot read the parameter file {path}: {e.strerror or e}") from None
+        raise ConfigError(f"cannot read the {what} {path}: {e.strerror or e}") from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -73,7 +73,14 @@ def load_params(path: str | os.PathLike) -> dict:
         raise ConfigError(f"{path}: malformed YAML{where}: {getattr(e, 'problem', None) or e}") from None
     doc = {} if doc is None else doc
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: a parameter file must be a YAML mapping, got {type(doc).__name__}")
+        raise ConfigError(f"{path}: a {what} must be a YAML mapping, got {type(doc).__name__}")
+    return doc
+
+
+def load_params(path: str | os.PathLike) -> dict:
+    """Read and check the shape of a YAML parameter file (not yet against the notebooks)."""
+    path = Path(path)
+    doc = read_yaml_mapping(path, "parameter file")
     unknown = set(doc) - TOP_LEVEL_KEYS
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(TOP_LEVEL_KEYS)}")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from kit._version import __version__
 from kit.errors import ConfigError
@@ -112,11 +113,12 @@ def _study_key(prepared, config: StudyConfig, dataset: str) -> str:
 
 
 def dictionary_size_study(prepared, config: StudyConfig, cache_dir, dataset: str | None = None,
-                          progress=print):
+                          progress: bool = True):
     """Train (or load) every SAE of the grid on the train split and evaluate it; return a tidy DataFrame.
 
     The table is cached in ``cache_dir/studies`` by the data, the configuration and the kit version, so a
-    second chapter asking for the same study reads it instead of evaluating again.
+    second chapter asking for the same study reads it instead of evaluating again. progress: training and
+    evaluation progress bars.
     """
     import pandas as pd
 
@@ -133,23 +135,17 @@ def dictionary_size_study(prepared, config: StudyConfig, cache_dir, dataset: str
     pairs = prepared.pairs
     grid = [dict(family=f, dict_size=s, k=config.k, seed=seed)
             for f in config.families for s in config.sizes for seed in config.seeds]
-    saes = train_cached(X_train, grid, cache_dir, progress=False, **config.train)
+    saes = train_cached(X_train, grid, cache_dir, progress=progress, **config.train)
     rows = []
-    for g, sae in zip(grid, saes):
+    for g, sae in tqdm(list(zip(grid, saes)), desc="evaluate SAEs", disable=not progress):
         base = untrained(g["family"], X_train.shape[1], g["dict_size"], k=g["k"], seed=g["seed"])
         labels = dict(dataset=dataset, encoder=prepared.config.encoder, sae=DISPLAY.get(g["family"], g["family"]),
                       dict_size=g["dict_size"], k=g["k"], seed=g["seed"])
         rows += evaluate_sae(sae, base, X_match, Y_match, prepared.X_orig.X, prepared.X_edit.X, pairs.old,
                              pairs.new, pairs.labels_orig, betas=config.betas, budget=config.budget,
                              n_boot=config.n_boot, labels=labels)
-        if progress:
-            progress(f"evaluated {labels['sae']} D={g['dict_size']} seed={g['seed']}")
     table = pd.DataFrame([r.as_dict() for r in rows])
     save_results(cached, table.to_dict("records"), {"study": config, "dataset": dataset,
                                                     "encoder": prepared.config.encoder})
     return table
 
-
-def study_config_dict(config: StudyConfig) -> dict:
-    """The configuration as a plain dict (for results files)."""
-    return dataclasses.asdict(config)

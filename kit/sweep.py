@@ -22,11 +22,12 @@ results of all done cells are gathered into one tidy table, ``OUT/results.csv`` 
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,17 +52,10 @@ def _slug(params: dict) -> str:
 
 def load_grid(path: str | os.PathLike) -> dict:
     """Read and check a grid file."""
-    import yaml
+    from kit.runner import read_yaml_mapping
 
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot read the grid file {path}: {e.strerror or e}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: a grid file must be a YAML mapping")
+    doc = read_yaml_mapping(path, "grid file")
     unknown = set(doc) - GRID_KEYS
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(GRID_KEYS)}")
@@ -112,6 +106,8 @@ def _check(doc: dict, root: Path) -> list[Cell]:
     available = list_notebooks(root)
     if doc["notebook"] not in available:
         raise ConfigError(f"{doc['source']}: unknown notebook {doc['notebook']!r}; known: {sorted(available)}")
+    if doc.get("executor", "local") == "slurm" and importlib.util.find_spec("submitit") is None:
+        raise ConfigError(f"{doc['source']}: executor: slurm needs submitit (pip install 'sae-concept-kit[extras]')")
     declared = declared_parameters(available[doc["notebook"]])
     grid_cells = cells(doc)
     bad = sorted(set(grid_cells[0].parameters) - set(declared))
@@ -131,17 +127,11 @@ def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "pyth
     log(f"[kit] sweep {doc['notebook']}: {len(grid_cells)} cells, {len(grid_cells) - len(todo)} done, "
         f"{len(todo)} to run")
     args = [(str(root), doc["notebook"], c, str(out), str(cache), kernel) for c in todo]
-    if doc.get("executor", "local") == "slurm":
-        results = _run_slurm(args, out, doc.get("slurm") or {})
-    elif doc.get("workers", 1) > 1 and len(args) > 1:
-        with ProcessPoolExecutor(max_workers=doc["workers"]) as pool:
-            results = list(pool.map(_run_cell, *zip(*args)))
-    else:
-        results = [_run_cell(*a) for a in args]
-    for cell_id, error in results:
+    for i, (cell_id, error) in enumerate(_results(args, doc, out), 1):
+        # recorded as each cell ends, so an interrupted sweep resumes from what finished
         status[cell_id] = {"state": "failed", "error": error} if error else {"state": "done"}
-        log(f"[kit]   {cell_id}: {'FAILED' if error else 'done'}")
-    write_text(status_path, json.dumps(status, indent=1))
+        write_text(status_path, json.dumps(status, indent=1))
+        log(f"[kit]   {i}/{len(args)} {cell_id}: {'FAILED' if error else 'done'}")
     table = gather(out, grid_cells, status, doc)
     failed = [c for c, s in status.items() if s["state"] != "done"]
     if failed:
@@ -149,17 +139,30 @@ def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "pyth
     return table
 
 
+def _results(args: list[tuple], doc: dict, out: Path):
+    """(cell id, error) for each cell, yielded as the cells finish."""
+    if doc.get("executor", "local") == "slurm":
+        yield from _run_slurm(args, out, doc.get("slurm") or {})
+    elif doc.get("workers", 1) > 1 and len(args) > 1:
+        with ProcessPoolExecutor(max_workers=doc["workers"]) as pool:
+            futures = [pool.submit(_run_cell, *a) for a in args]
+            for future in as_completed(futures):
+                yield future.result()
+    else:
+        for a in args:
+            yield _run_cell(*a)
+
+
 def _run_slurm(args: list[tuple], out: Path, slurm: dict[str, Any]):
-    try:
-        import submitit
-    except ImportError:
-        raise ConfigError("executor: slurm needs submitit (pip install 'sae-concept-kit[extras]')") from None
+    import submitit
+
     slurm = dict(slurm)
     # cluster: None picks Slurm when available; "local" or "debug" run the same jobs on this machine
     executor = submitit.AutoExecutor(folder=str(out / "slurm"), cluster=slurm.pop("cluster", None))
     executor.update_parameters(**slurm)
     jobs = executor.map_array(_run_cell, *zip(*args)) if args else []
-    return [job.result() for job in jobs]
+    for job in jobs:
+        yield job.result()
 
 
 def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):
@@ -201,7 +204,6 @@ def cmd_sweep(args) -> int:
     cache = Path(args.cache_dir) if args.cache_dir else root / ".cache"
     if args.workers:
         doc["workers"] = args.workers
-    _check(doc, root)
     table = run_sweep(doc, root, out, cache, kernel=args.kernel)
     print(f"[kit] {len(table)} result rows in {out / 'results.csv'}")
     status = json.loads((out / "status.json").read_text())

@@ -356,8 +356,9 @@ Markdown(
 # `editor(prompt=..., image=..., generator=...)` returning `.images`. A real run loads FLUX.2 dev on a GPU:
 #
 # ```python
+# clip = embed.load_encoder("open_clip:ViT-L-14/openai", device="cuda")   # loaded once, used for every chunk
 # folder = data.build(table, "my-bench", kind="swap", classes=classes, class_names=class_names,
-#                         embed=lambda ims: embed.embed_images(ims, "open_clip:ViT-L-14/openai").X,
+#                         embed=lambda ims: embed.embed_images(ims, clip, progress=False).X,
 #                         config=data.BuildConfig(editor="flux2-dev"), device="cuda")
 # ```
 #

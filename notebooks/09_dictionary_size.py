@@ -71,7 +71,7 @@ data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pa
                               concepts_dir=concepts_dir or None, seed=seed, device=device), cache_dir)
 study = StudyConfig(families=tuple(families), sizes=tuple(sizes), seeds=tuple(seeds), k=k, betas=tuple(betas),
                     budget=budget, train={"epochs": epochs}, n_boot=n_boot)
-results = dictionary_size_study(data, study, cache_dir, progress=None)
+results = dictionary_size_study(data, study, cache_dir, progress=False)
 print(f"{results.sae.nunique()} families × {results.dict_size.nunique()} sizes × {results.seed.nunique()} seeds, "
       f"{len(results)} result rows")
 

@@ -78,7 +78,7 @@ data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pa
                               concepts_dir=concepts_dir or None, seed=seed, device=device), cache_dir)
 study = StudyConfig(families=tuple(families), sizes=tuple(sizes), seeds=tuple(seeds), k=k,
                     train={"epochs": epochs}, n_boot=n_boot)
-kit = dictionary_size_study(data, study, cache_dir, progress=None)
+kit = dictionary_size_study(data, study, cache_dir, progress=False)
 kit_dataset = "CUB" if "cub" in benchmark.lower() else "COCO"
 
 

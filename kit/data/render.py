@@ -17,6 +17,24 @@ from PIL import Image
 Point = tuple[float, float]
 
 
+def check_split(what: str, fractions: Sequence[float]) -> None:
+    """A split must be three non-negative fractions (train, val, test) summing to 1."""
+    from kit.errors import ConfigError
+
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-9:
+        raise ConfigError(f"{what}.split must be three fractions summing to 1, got {fractions}")
+
+
+def assign_splits(n: int, fractions: Sequence[float], rng: np.random.Generator) -> np.ndarray:
+    """object[n]: "train" / "val" / "test" labels in the given proportions, in a random order."""
+    cuts = np.round(np.cumsum(fractions)[:2] * n).astype(int)
+    split = np.array(["train"] * n, dtype=object)
+    order = rng.permutation(n)
+    split[order[cuts[0] : cuts[1]]] = "val"
+    split[order[cuts[1] :]] = "test"
+    return split
+
+
 def ellipse(cx: float, cy: float, rx: float, ry: float, a0: float = 0.0, a1: float = 360.0, n: int = 24) -> list[Point]:
     """Points on an ellipse arc from angle a0 to a1 (degrees; y grows downwards)."""
     t = np.radians(np.linspace(a0, a1, n))

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from kit._version import __version__
 from kit.data.layout import SYNCUB_COLUMNS, format_list, write_names
-from kit.data.render import Frame, contrast, ellipse, render_all, shade
+from kit.data.render import Frame, assign_splits, check_split, contrast, ellipse, render_all, shade
 from kit.errors import ConfigError
 from kit.io import atomic_path
 
@@ -77,8 +77,7 @@ class ToyBirdsConfig:
             raise ConfigError(f"ToyBirdsConfig.size must be ≥ 32 pixels to show the parts, got {self.size}")
         if not 0 <= self.variation <= 1:
             raise ConfigError(f"ToyBirdsConfig.variation must lie in [0, 1], got {self.variation}")
-        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1) > 1e-9:
-            raise ConfigError(f"ToyBirdsConfig.split must be three fractions summing to 1, got {self.split}")
+        check_split("ToyBirdsConfig", self.split)
 
 
 def species_prototypes(n_species: int) -> tuple[np.ndarray, list[str]]:
@@ -212,15 +211,6 @@ def _labels(values: np.ndarray) -> np.ndarray:
     return Y
 
 
-def _splits(n: int, fractions: tuple[float, float, float], rng: np.random.Generator) -> np.ndarray:
-    cuts = np.round(np.cumsum(fractions)[:2] * n).astype(int)
-    split = np.array(["train"] * n, dtype=object)
-    order = rng.permutation(n)
-    split[order[cuts[0] : cuts[1]]] = "val"
-    split[order[cuts[1] :]] = "test"
-    return split
-
-
 def render_toy_syncub(
     folder: str | os.PathLike, n_pairs: int = 2000, n_images: int = 3000, seed: int = 0, **settings
 ) -> Path:
@@ -247,7 +237,7 @@ def render_toy_syncub(
     Yo, Ys = _labels(values), _labels(swapped)
 
     u_species, u_values, u_nuis = sample_birds(cfg.n_images, rng, cfg.n_species, cfg.variation)
-    u_split = _splits(cfg.n_images, cfg.split, rng)
+    u_split = assign_splits(cfg.n_images, cfg.split, rng)
     Yu = _labels(u_values)
 
     meta = pd.DataFrame(

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from kit._version import __version__
 from kit.data.layout import SYNCOCO_COLUMNS, format_list, write_names
-from kit.data.render import Frame, ellipse, render_all, shade
+from kit.data.render import Frame, assign_splits, check_split, ellipse, render_all, shade
 from kit.errors import ConfigError
 from kit.io import atomic_path
 
@@ -304,8 +304,7 @@ class ToyScenesConfig:
             )
         if self.size < 48:
             raise ConfigError(f"ToyScenesConfig.size must be ≥ 48 pixels, got {self.size}")
-        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1) > 1e-9:
-            raise ConfigError(f"ToyScenesConfig.split must be three fractions summing to 1, got {self.split}")
+        check_split("ToyScenesConfig", self.split)
 
 
 def _overlap(box, boxes) -> bool:
@@ -372,15 +371,6 @@ def render_scene(spec: dict, size: int) -> Image.Image:
     return im
 
 
-def _splits(n: int, fractions, rng: np.random.Generator) -> np.ndarray:
-    cuts = np.round(np.cumsum(fractions)[:2] * n).astype(int)
-    split = np.array(["train"] * n, dtype=object)
-    order = rng.permutation(n)
-    split[order[cuts[0] : cuts[1]]] = "val"
-    split[order[cuts[1] :]] = "test"
-    return split
-
-
 def render_toy_syncoco(
     folder: str | os.PathLike, n_pairs: int = 2000, n_images: int = 3000, seed: int = 0, **settings
 ) -> Path:
@@ -418,7 +408,7 @@ def render_toy_syncoco(
         {
             "image": [f"images/unpaired/{i:06d}.png" for i in range(cfg.n_images)],
             "labels": [labels(s) for s in unpaired_scenes],
-            "split": _splits(cfg.n_images, cfg.split, rng),
+            "split": assign_splits(cfg.n_images, cfg.split, rng),
         }
     )
     with atomic_path(folder) as tmp:

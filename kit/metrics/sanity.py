@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from kit.errors import ConfigError
 from kit.metrics._common import bools, floats, sae_codes
@@ -75,7 +76,8 @@ def _families(groups: Sequence[str]) -> list[list[int]]:
     return [m for m in fam.values() if len(m) >= 2]
 
 
-def _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg: SanityConfig) -> dict[str, Any]:
+def _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg: SanityConfig,
+           cfg_pairs: list[tuple[int, int]]) -> dict[str, Any]:
     """Metric name → per-unit values (float[U]) or a CKNNA result (bootstrapped over kernel rows)."""
     from kit.matching import binarize, fbmp, one_to_one
     from kit.matching.scores import concept_scores
@@ -90,7 +92,7 @@ def _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg: SanityConfi
     out.update(sparse_probing(Z, Y, cfg.sparse_probing).units())
     fams = _families(groups) if groups is not None else None
     out.update(tpp(X, Y, sae, fams or None, Z=Z, config=cfg.erasure).units())
-    scr_pairs = choose_scr_pairs(Y, groups)
+    scr_pairs = cfg_pairs
     if scr_pairs:  # SCR applies only where some concept pair populates all four cells
         out.update(scr(X, Y, sae, scr_pairs, Z=Z, config=cfg.erasure).units())
     if fams:
@@ -134,9 +136,13 @@ def sanity_check(X: np.ndarray, Y: np.ndarray, pairs: Any, saes: Mapping[str, An
         raise ConfigError("sanity_check needs at least two SAEs to compare")
     if text_embed is not None and vocabulary is None:
         raise ConfigError("sanity_check: text_embed needs a vocabulary")
+    scr_pairs = choose_scr_pairs(Y, groups)  # depends on the labels only: chosen once for every SAE
+    if text_embed is not None:  # the vocabulary's text embeddings are the same for every SAE
+        T = text_embed(list(vocabulary))
+        text_embed = lambda texts: T  # noqa: E731
     rows = []
-    for name, sae in saes.items():
-        for metric, u in _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg).items():
+    for name, sae in tqdm(saes.items(), desc="sanity check", unit="SAE"):
+        for metric, u in _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg, scr_pairs).items():
             if hasattr(u, "bootstrap_ci"):
                 value, (lo, hi), n = u.value, u.bootstrap_ci(cfg.n_boot, cfg.alpha, cfg.seed), u.terms.shape[1]
             else:
