@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import kit.metrics as M
 from kit.errors import ConfigError, DataError
-from kit.metrics._common import sae_codes
+from kit.sae import encode_array as sae_codes
 from kit.metrics.fms import best_stumps
 from kit.metrics.probes import fit_probes
 from kit.planted import make_world

@@ -71,21 +71,6 @@ def sae_dtype(sae: Any):
     return torch.float32 if param is None else param.dtype
 
 
-def sae_codes(sae: Any, X: np.ndarray, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
-    """float32[N, D]: ``sae.encode`` applied to ``X: float[N, d]`` in batches, without gradients."""
-    import torch
-
-    dev = resolve_device(device)
-    dtype = sae_dtype(sae)
-    sae = sae.to(dev)
-    out = []
-    with torch.no_grad():
-        for s in range(0, X.shape[0], batch_size):
-            xb = torch.as_tensor(X[s:s + batch_size], device=dev, dtype=dtype)
-            out.append(sae.encode(xb).float().cpu().numpy())
-    return np.concatenate(out, axis=0)
-
-
 def decoder(sae: Any) -> np.ndarray:
     """float32[D, d]: the SAE's decoder atoms ``W_dec``."""
     from kit.arrays import to_numpy
@@ -96,7 +81,9 @@ def decoder(sae: Any) -> np.ndarray:
 def codes_for(sae: Any, X: np.ndarray, Z: np.ndarray | None, batch_size: int, device: str) -> np.ndarray:
     """The codes of ``X``: ``Z`` when given (checked against ``X`` and the SAE), else ``sae.encode(X)``."""
     if Z is None:
-        return sae_codes(sae, X, batch_size, device)
+        from kit.sae import encode_array
+
+        return encode_array(sae, X, batch_size, device)
     Z = floats("Z", Z)
     check_rows(X=X, Z=Z)
     D = decoder(sae).shape[0]

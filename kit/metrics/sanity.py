@@ -14,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kit.errors import ConfigError
-from kit.metrics._common import bools, floats, sae_codes
+from kit.metrics._common import bools, floats
 from kit.metrics.absorption import AbsorptionConfig, absorption
 from kit.metrics.cknna import CKNNAConfig, cknna
 from kit.metrics.erasure import ErasureConfig, choose_scr_pairs, scr, tpp
@@ -81,9 +81,10 @@ def _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg: SanityConfi
     """Metric name → per-unit values (float[U]) or a CKNNA result (bootstrapped over kernel rows)."""
     from kit.matching import binarize, fbmp, one_to_one
     from kit.matching.scores import concept_scores
+    from kit.sae import encode_array
     from kit.tapas import tapascore
 
-    Z = sae_codes(sae, X, cfg.batch_size, cfg.device)
+    Z = encode_array(sae, X, cfg.batch_size, cfg.device)
     out: dict[str, Any] = {}
     out.update(proxies(X, sae, cfg.proxies).units())
     out["cknna"] = cknna(X, Z, cfg.cknna)
@@ -103,8 +104,8 @@ def _units(X, Y, pairs, sae, groups, E, text_embed, vocabulary, cfg: SanityConfi
     matching = fbmp(Y, B)
     out["match_score"] = concept_scores(matching, cfg.match_k)
     out["match_score_one_to_one"] = concept_scores(one_to_one(Y, B), 1)
-    Zo = sae_codes(sae, floats("pairs.X_orig", pairs.X_orig), cfg.batch_size, cfg.device)
-    Ze = sae_codes(sae, floats("pairs.X_edit", pairs.X_edit), cfg.batch_size, cfg.device)
+    Zo = encode_array(sae, floats("pairs.X_orig", pairs.X_orig), cfg.batch_size, cfg.device)
+    Ze = encode_array(sae, floats("pairs.X_edit", pairs.X_edit), cfg.batch_size, cfg.device)
     tap = tapascore(Zo, Ze, pairs.old, pairs.new, matching, k=cfg.tapas_k, labels_orig=pairs.labels_orig,
                     n_boot=cfg.n_boot, alpha=cfg.alpha, seed=cfg.seed)
     out["tapascore"] = np.asarray(tap.pairs["score"], dtype=np.float64)

@@ -178,12 +178,13 @@ def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: 
     dev = resolve_device(device)
     param = next(module.parameters(), None)
     orig = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
     module.to(dev)
     out = np.empty((X.shape[0], width), dtype=np.float32)
     try:
         with torch.no_grad():
             for s in range(0, X.shape[0], batch_size):
-                xb = torch.as_tensor(np.ascontiguousarray(X[s:s + batch_size]), dtype=torch.float32, device=dev)
+                xb = torch.as_tensor(np.ascontiguousarray(X[s:s + batch_size]), dtype=dtype, device=dev)
                 out[s:s + batch_size] = fn(module, xb).float().cpu().numpy()
     finally:
         module.to(orig)
@@ -191,10 +192,12 @@ def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: 
 
 
 def encode_array(sae: nn.Module, X, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
-    """Codes ``float32[N, D]`` of ``X: float[N, d]`` (numpy or tensor), computed in chunks."""
-    return _apply_array(sae, lambda m, xb: m.encode(xb), X, sae.config.dict_size, batch_size, device, "encode_array")
+    """Codes ``float32[N, D]`` of ``X: float[N, d]`` (numpy or tensor), computed in chunks.
+
+    Any module with ``encode`` and ``W_dec: [D, d]`` works (the kit's SAE protocol)."""
+    return _apply_array(sae, lambda m, xb: m.encode(xb), X, sae.W_dec.shape[0], batch_size, device, "encode_array")
 
 
 def decode_array(sae: nn.Module, Z, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
     """Reconstructions ``float32[N, d]`` of codes ``Z: float[N, D]``, computed in chunks."""
-    return _apply_array(sae, lambda m, zb: m.decode(zb), Z, sae.config.d, batch_size, device, "decode_array")
+    return _apply_array(sae, lambda m, zb: m.decode(zb), Z, sae.W_dec.shape[1], batch_size, device, "decode_array")
