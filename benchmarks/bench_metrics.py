@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 import kit.metrics as M
-from kit.metrics._common import sae_codes
+from kit.sae import encode_array as sae_codes
 from kit.planted import make_world
 
 
