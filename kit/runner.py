@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.errors import ConfigError
+from kit.errors import ConfigError, KitError
 from kit.io import atomic_path
 
 TOP_LEVEL_KEYS = {"description", "notebooks", "parameters", "notebook_parameters"}
@@ -187,9 +187,16 @@ def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.P
                 continue
         log(f"[kit] {step.name}: executing with {params}")
         with atomic_path(target) as tmp:
-            papermill.execute_notebook(str(step.source), str(tmp.with_suffix(".ipynb")), parameters=params,
-                                       kernel_name=kernel, cwd=str(step.source.parent), progress_bar=False)
-            nb = nbformat.read(tmp.with_suffix(".ipynb"), as_version=4)
+            executed = tmp.with_suffix(".ipynb")
+            try:
+                papermill.execute_notebook(str(step.source), str(executed), parameters=params,
+                                           kernel_name=kernel, cwd=str(step.source.parent), progress_bar=False)
+            except papermill.PapermillExecutionError as e:
+                failed = out_dir / f"{step.name}.failed.ipynb"
+                shutil.copy2(executed, failed)
+                raise KitError(f"notebook {step.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
+                               f"(the executed copy up to the error: {failed})") from None
+            nb = nbformat.read(executed, as_version=4)
             nb.metadata["kit"] = {"digest": digest, "parameters": params}
             nbformat.write(nb, tmp)
         outputs.append(target)

@@ -80,3 +80,14 @@ def test_slurm_executor_path_through_submitit(project, tmp_path):
     table = run_sweep(doc, project, out, tmp_path / "cache", log=lambda *_: None)
     assert sorted(table.value) == [1.0, 4.0, 9.0]
     assert (out / "slurm").is_dir()
+
+
+def test_a_failing_notebook_is_one_kit_error_naming_it_with_the_partial_copy_kept(project, tmp_path):
+    from kit.errors import KitError
+    from kit.runner import Step, execute, list_notebooks
+
+    step = Step("00_square", list_notebooks(project)["00_square"], {"x": 3, "flag": str(tmp_path / "flag")})
+    with pytest.raises(KitError, match="notebook 00_square failed in cell .*RuntimeError: first attempt fails"):
+        execute([step], tmp_path / "run", tmp_path / "cache", log=lambda *_: None)
+    assert (tmp_path / "run" / "00_square.failed.ipynb").is_file()
+    assert not (tmp_path / "run" / "00_square.ipynb").exists()
