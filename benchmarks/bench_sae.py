@@ -48,19 +48,19 @@ def main() -> None:
           f"= {a.steps * a.batch_size / t:,.0f} samples/s ({t / a.steps * 1e3:.0f} ms/step)")
 
     configs = [dict(common, dict_size=D, k=a.k, max_steps=a.sweep_steps) for D in a.sweep_sizes]
-    modes = {"one pass": lambda: S.train_many(X, configs), "one by one": lambda: [S.train(X, **c) for c in configs]}
+    modes = {"one pass": lambda: S.train_many(X, configs),
+             "one by one": lambda: [S.train(X, **c) for c in configs]}
     times: dict[str, list[float]] = {m: [] for m in modes}
     for r in range(a.repeats):  # alternate the order so that a change of machine load hits both
         for m in list(modes) if r % 2 == 0 else list(modes)[::-1]:
             times[m].append(_timed(modes[m]))
-    t_one, t_sep = min(times["one pass"]), min(times["one by one"])
     n = a.sweep_steps * a.batch_size
+    t_sep = min(times["one by one"])
     print(f"sweep of {len(configs)} sizes {a.sweep_sizes}, {a.sweep_steps} steps each (best of {a.repeats}):")
-    print(f"  one pass (train_many): {t_one:.1f}s = {n / t_one:,.0f} data samples/s "
-          f"({len(configs) * n / t_one:,.0f} SAE-samples/s)")
-    print(f"  one by one (train):    {t_sep:.1f}s = {n / t_sep:,.0f} data samples/s "
-          f"({len(configs) * n / t_sep:,.0f} SAE-samples/s)")
-    print(f"  speed-up: {t_sep / t_one:.2f}x")
+    for m, ts in times.items():
+        t = min(ts)
+        print(f"  {m + ':':20s} {t:5.1f}s = {n / t:7,.0f} data samples/s ({len(configs) * n / t:7,.0f} SAE-samples/s)"
+              f", {t_sep / t:.2f}x one by one")
 
 
 if __name__ == "__main__":

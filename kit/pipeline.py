@@ -141,7 +141,7 @@ def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLik
     the paper's setting on large data.
     """
     from kit import sae as sae_mod
-    from kit.sae.train import make_config
+    from kit.sae.train import TRAINER_VERSION, make_config
 
     cfgs = [make_config({"batch_size": batch_size, **common, **c}) for c in configs]
     h = _data_hash(X)
@@ -149,7 +149,7 @@ def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLik
     def folder(cfg) -> Path:
         key = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "device")},
                          sort_keys=True, default=str)
-        digest = hashlib.sha256((key + h).encode()).hexdigest()[:12]
+        digest = hashlib.sha256((key + h + f"trainer{TRAINER_VERSION}").encode()).hexdigest()[:12]
         return Path(cache_dir) / "saes" / f"{cfg.name}-{digest}"
 
     todo = [c for c in cfgs if not (folder(c) / "config.json").is_file()]

@@ -107,7 +107,9 @@ def _study_key(prepared, config: StudyConfig, dataset: str) -> str:
     for a in (prepared.X.X, prepared.concepts.Y, prepared.X_orig.X, prepared.X_edit.X, prepared.pairs.old,
               prepared.pairs.new):
         h.update(np.ascontiguousarray(a).tobytes())
-    h.update(json.dumps([dataclasses.asdict(config), dataset, prepared.config.encoder, __version__],
+    from kit.sae.train import TRAINER_VERSION
+
+    h.update(json.dumps([dataclasses.asdict(config), dataset, prepared.config.encoder, __version__, TRAINER_VERSION],
                         sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 

@@ -14,22 +14,10 @@ FAMILIES = ("relu", "topk", "batchtopk", "matryoshka", "jumprelu")
 K_FAMILIES = ("topk", "batchtopk", "matryoshka")  # families whose sparsity is set by k
 
 
-def topk_sparse(pre: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k largest pre-activations of each row, ReLU'd: ``(values: float[N, k], latents: int[N, k])``."""
-    vals, idx = pre.topk(k, dim=-1)
-    return torch.relu(vals), idx
-
-
 def topk_codes(pre: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k largest pre-activations of each row (ReLU'd): ``z: float[N, D]`` with ≤ k non-zeros per row."""
-    vals, idx = topk_sparse(pre, k)
-    return torch.zeros_like(pre).scatter(-1, idx, vals)
-
-
-def sparse_decode(vals: torch.Tensor, idx: torch.Tensor, W_dec: torch.Tensor) -> torch.Tensor:
-    """``Σ_j vals[:, j] · W_dec[idx[:, j]]``: float[N, d] — the product ``z @ W_dec`` of codes given as
-    (values, latents) ``[N, k]``, without forming z (k·d instead of D·d operations per row, also backwards)."""
-    return torch.nn.functional.embedding_bag(idx, W_dec, mode="sum", per_sample_weights=vals)
+    vals, idx = pre.topk(k, dim=-1)
+    return torch.zeros_like(pre).scatter(-1, idx, torch.relu(vals))
 
 
 def batchtopk_codes(pre: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from kit.sae.families import heaviside, sparse_decode
+from kit.sae.families import heaviside
 
 
 def nmse(x: torch.Tensor, x_hat: torch.Tensor, norm: float | None = None) -> torch.Tensor:
@@ -47,10 +47,10 @@ def l1_penalty(z: torch.Tensor, W_dec: torch.Tensor, norm: float) -> torch.Tenso
 AUX_MIN_SCALE = 0.1  # the smallest factor by which AuxK's reconstruction of the residual is shrunk
 
 
-def auxk_loss(residual: torch.Tensor, pre: torch.Tensor, dead: torch.Tensor, W_dec: torch.Tensor,
-              k_aux: int) -> torch.Tensor:
+def auxk_loss(residual: torch.Tensor, e_hat: torch.Tensor) -> torch.Tensor:
     """AuxK (Gao et al. 2024): NMSE of the residual ``e = x − x̂`` (detached; normalised by its variance)
-    predicted as ``ê = α·Σ relu(pre_j)·W_dec[j]`` over each row's top ``k_aux`` dead latents (no b_dec).
+    predicted as ``α·ê``, where ``ê = Σ relu(pre_j)·W_dec[j]`` over each row's top ``k_aux`` dead latents
+    (no b_dec; the trainer builds it with :func:`kit.sae.sparse.decode`).
 
     ``α = clamp(⟨e, ê⟩ / ‖ê‖², AUX_MIN_SCALE, 1)`` over the batch (detached) shrinks an ê that overshoots
     the residual (the floor keeps a gradient toward e when ê points away from it).
@@ -58,16 +58,9 @@ def auxk_loss(residual: torch.Tensor, pre: torch.Tensor, dead: torch.Tensor, W_d
     the residual (a few percent of the input's variance) — below those of the live latents, so they never
     win the top-k again, and AuxK made more latents dead instead of fewer.
 
-    residual: float[N, d]; pre: float[N, D]; dead: bool[D]. Zero when no latent is dead.
+    residual, e_hat: float[N, d].
     """
-    n_dead = int(dead.sum())
-    if n_dead == 0:
-        return pre.new_zeros(())
-    k = min(k_aux, n_dead)
-    masked = torch.where(dead, pre, torch.full_like(pre, -torch.inf))
-    vals, idx = masked.topk(k, dim=-1)
     e = residual.detach()
-    e_hat = sparse_decode(torch.relu(vals), idx, W_dec)
     alpha = ((e * e_hat).sum() / e_hat.pow(2).sum().clamp_min(1e-12)).detach().clamp(AUX_MIN_SCALE, 1.0)
     return nmse(e, alpha * e_hat)
 
@@ -80,7 +73,7 @@ def jumprelu_l0(pre: torch.Tensor, log_threshold: torch.Tensor, bandwidth: float
 def project_decoder_grad(W_dec: torch.Tensor) -> None:
     """Remove from ``W_dec.grad`` its component parallel to each (unit) decoder row, in place."""
     if W_dec.grad is not None:
-        W_dec.grad -= (W_dec.grad * W_dec).sum(1, keepdim=True) * W_dec
+        W_dec.grad.addcmul_(torch.linalg.vecdot(W_dec.grad, W_dec).unsqueeze(1), W_dec, value=-1)
 
 
 @torch.no_grad()

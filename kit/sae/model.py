@@ -27,6 +27,12 @@ def _plain_fields(config) -> None:
             object.__setattr__(config, f.name, v.item())
 
 
+def standardize_rows(x: torch.Tensor) -> torch.Tensor:
+    """Per-sample standardisation of ``x: float[N, d]``: ``(x − mean) / (std + 1e-6)`` over each row's features."""
+    x = x - x.mean(dim=-1, keepdim=True)
+    return x / (x.std(dim=-1, keepdim=True) + 1e-6)
+
+
 @dataclass(frozen=True)
 class SAEConfig:
     """Architecture of an SAE.
@@ -85,7 +91,7 @@ class SAE(nn.Module):
         g = torch.Generator().manual_seed(int(seed))
         W_dec = torch.randn(D, d, generator=g)
         W_dec = W_dec / W_dec.norm(dim=1, keepdim=True)
-        self.W_enc = nn.Parameter(W_dec.T.clone())
+        self.W_enc = nn.Parameter(W_dec.T.clone())  # laid out as [D, d] in memory, like its sparse gradient
         self.b_enc = nn.Parameter(torch.zeros(D))
         self.W_dec = nn.Parameter(W_dec)
         self.b_dec = nn.Parameter(torch.zeros(d))
@@ -99,18 +105,16 @@ class SAE(nn.Module):
     # ---- the protocol -------------------------------------------------------------------------------
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """The SAE's input space: ``x`` standardised per sample when ``config.standardize``."""
-        if not self.config.standardize:
-            return x
-        x = x - x.mean(dim=-1, keepdim=True)
-        return x / (x.std(dim=-1, keepdim=True) + 1e-6)
+        return standardize_rows(x) if self.config.standardize else x
 
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """float[N, D] before sparsification (``x`` raw; preprocessing is applied here)."""
         self._check_input(x)
-        x = self.preprocess(x)
-        if self.config.subtract_b_dec:
-            x = x - self.b_dec
-        return x @ self.W_enc + self.b_enc
+        return torch.addmm(self.b_enc, self.encoder_input(self.preprocess(x)), self.W_enc)
+
+    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder multiplies: preprocessed ``x`` centred by ``b_dec`` (when ``subtract_b_dec``)."""
+        return x - self.b_dec if self.config.subtract_b_dec else x
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Inference codes ``z: float[N, D] ≥ 0`` of raw inputs ``x: float[N, d]`` (independent of the batch)."""
@@ -145,13 +149,19 @@ class SAE(nn.Module):
         if f == "jumprelu":
             return fam.jumprelu_codes(pre, self.log_threshold, self.config.bandwidth)
         z, min_kept = fam.batchtopk_codes(pre, self.config.k)
-        if not torch.isnan(min_kept):
-            with torch.no_grad():
-                if torch.isnan(self.threshold):
-                    self.threshold.copy_(min_kept)
-                else:
-                    self.threshold.mul_(0.99).add_(0.01 * min_kept)
+        self.update_threshold(min_kept)
         return z
+
+    @torch.no_grad()
+    def update_threshold(self, min_kept: torch.Tensor) -> None:
+        """BatchTopK's inference threshold: a running mean (0.99) of each batch's smallest kept positive code
+        ``min_kept`` (a scalar; ``nan`` when the batch kept none, and then ignored)."""
+        if torch.isnan(min_kept):
+            return
+        if torch.isnan(self.threshold):
+            self.threshold.copy_(min_kept)
+        else:
+            self.threshold.mul_(0.99).add_(0.01 * min_kept)
 
     def save(self, path) -> None:
         """Write ``path/`` = ``weights.safetensors`` + ``config.json`` (atomic)."""

@@ -21,5 +21,8 @@ def train_many(X, configs: Sequence[TrainConfig | dict], checkpoint_dir: str | o
                callback: Callable[[int, list[SAE]], None] | None = None) -> list[SAE]:
     """Train every config in one pass over ``X: float[N, d]``; the i-th SAE is bit-identical (CPU) to
     ``train`` with the i-th config. All configs must share batch_size, data_seed, val_fraction and device.
+
+    What the SAEs share is done once: the data's statistics for the initialisation (per input space), and
+    each batch's gathering, finiteness check and preprocessing; each SAE's own arithmetic is unchanged.
     """
     return fit(X, [make_config(c) for c in configs], checkpoint_dir=checkpoint_dir, callback=callback)

@@ -26,10 +26,12 @@ from kit.arrays import resolve_device, to_numpy
 from kit.errors import CheckpointError, ConfigError, DataError
 from kit.io import atomic_path
 from kit.sae import checkpoint as ckpt
-from kit.sae import families as fam
-from kit.sae import losses
+from kit.sae import losses, sparse
 from kit.sae.families import K_FAMILIES
-from kit.sae.model import SAE, SAEConfig, _plain_fields
+from kit.sae.model import SAE, SAEConfig, _plain_fields, standardize_rows
+
+# Bumped whenever the training arithmetic changes, so that caches of trained SAEs (kit.pipeline) expire.
+TRAINER_VERSION = 2
 
 # Settings that decide the batches: SAEs trained in one pass must agree on them.
 SHARED_SETTINGS = ("batch_size", "data_seed", "val_fraction", "device")
@@ -127,7 +129,7 @@ class _Run:
     def __init__(self, cfg: TrainConfig, d: int, device: str, steps_per_epoch: int):
         self.cfg = cfg
         self.sae = SAE(cfg.sae_config(d), seed=cfg.seed).to(device)
-        self.opt = torch.optim.Adam(self.sae.parameters(), lr=cfg.lr, foreach=True)  # foreach: few kernels per step
+        self.opt = torch.optim.Adam(self.sae.parameters(), lr=cfg.lr, fused=True)  # fused: one kernel per step
         self.dead_counter = torch.zeros(cfg.dict_size, dtype=torch.int64, device=device)
         self.total = cfg.max_steps or cfg.epochs * steps_per_epoch
         self.eval_every = cfg.eval_every or steps_per_epoch
@@ -144,70 +146,87 @@ class _Run:
     def done(self) -> bool:
         return self.stopped or self.step >= self.total
 
-    def start(self, X_init: torch.Tensor) -> None:
-        """Data-dependent initialisation from finite training rows: b_dec = their (preprocessed) mean; the
-        loss scale = their mean squared distance to it; JumpReLU's threshold and bandwidth in units of
-        σ = √(norm / d). (Non-finite rows are reported by the step that meets them.)"""
-        X_init = X_init[torch.isfinite(X_init).all(1)]
-        if len(X_init) == 0:
+    def start(self, stats: tuple[torch.Tensor, float] | None) -> None:
+        """Data-dependent initialisation from :func:`_init_stats` ``(mean, norm)`` of the training rows in the
+        SAE's input space: b_dec = mean; the loss scale = norm; JumpReLU's threshold and bandwidth in units of
+        σ = √(norm / d). ``None`` (no finite row) keeps the defaults."""
+        if stats is None:
             return
+        mean, self.norm = stats
         with torch.no_grad():
-            x = self.sae.preprocess(X_init)
-            mean = x.mean(0)
             self.sae.b_dec.copy_(mean)
-            self.norm = float((x - mean).pow(2).sum(1).mean().clamp_min(1e-12))
             if self.cfg.family == "jumprelu":
-                self.sae.config = self.cfg.sae_config(x.shape[1], math.sqrt(self.norm / x.shape[1]))
+                d = mean.shape[0]
+                self.sae.config = self.cfg.sae_config(d, math.sqrt(self.norm / d))
                 self.sae.log_threshold.fill_(math.log(self.sae.config.init_threshold))
 
-    def _reconstruct(self, x: torch.Tensor, pre: torch.Tensor):
-        """``(x̂, reconstruction loss, active: bool[N, D], codes z: float[N, D] or None)`` of one batch."""
+    def _sparse_loss(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The k families' ``(reconstruction loss, AuxK loss, fired: bool[D], active codes per row)`` of the
+        preprocessed batch ``x: float[B, d]``, differentiating only the kept pre-activations (kit.sae.sparse)."""
         sae, cfg = self.sae, self.cfg
-        if cfg.family == "topk":  # sparse codes: decode without the dense [N, D] product
-            vals, idx = fam.topk_sparse(pre, cfg.k)
-            x_hat = fam.sparse_decode(vals, idx, sae.W_dec) + sae.b_dec
-            active = torch.zeros_like(pre, dtype=torch.bool).scatter_(1, idx, vals > 0)
-            return x_hat, losses.nmse(x, x_hat, self.norm), active, None
-        z = sae.training_codes(pre)
+        b_dec = sae.b_dec if sae.config.subtract_b_dec else None
+        with torch.no_grad():
+            pre = torch.addmm(sae.b_enc, sae.encoder_input(x), sae.W_enc)
+        sel = sparse.top_k(pre, cfg.k) if cfg.family == "topk" else sparse.batch_top_k(pre, cfg.k)
+        vals = torch.relu(sparse.gather_pre(sel, pre, x, sae.W_enc, sae.b_enc, b_dec))
+        on = vals.detach() > 0
+        if cfg.family != "topk":
+            positive = vals.detach()[on]
+            sae.update_threshold(positive.min() if positive.numel() else torch.tensor(math.nan))
         if cfg.family == "matryoshka":
-            rec, x_hat = losses.matryoshka_nmse(x, z, sae.W_dec, sae.b_dec, sae.config.prefixes, self.norm)
+            rec, x_hat = sparse.matryoshka_nmse(sel, vals, x, sae.W_dec, sae.b_dec, sae.config.prefixes, self.norm)
         else:
-            x_hat = z @ sae.W_dec + sae.b_dec
+            x_hat = sparse.decode(sel, vals, sae.W_dec) + sae.b_dec
             rec = losses.nmse(x, x_hat, self.norm)
-        return x_hat, rec, z > 0, z
+        fired = torch.zeros(cfg.dict_size, dtype=torch.bool, device=x.device)
+        fired[sel.latents[on]] = True
+        aux = torch.zeros((), device=x.device)
+        dead = self.dead_counter >= cfg.dead_after
+        n_dead = int(dead.sum()) if cfg.aux_weight > 0 else 0
+        if n_dead:
+            aux_sel = sparse.top_k(pre.masked_fill(~dead, -math.inf), min(cfg.k_aux, n_dead))
+            aux_vals = torch.relu(sparse.gather_pre(aux_sel, pre, x, sae.W_enc, sae.b_enc, b_dec))
+            aux = losses.auxk_loss(x - x_hat, sparse.decode(aux_sel, aux_vals, sae.W_dec))
+        return rec, aux, fired, on.sum() / x.shape[0]
 
-    def train_step(self, xb: torch.Tensor) -> None:
-        """One optimisation step on the raw batch ``xb: float[B, d]``."""
+    def _dense_loss(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ReLU's and JumpReLU's ``(reconstruction loss, sparsity penalty, fired: bool[D], active codes per row)``
+        of the preprocessed batch ``x: float[B, d]`` (their codes are not sparse at the start of training)."""
         sae, cfg = self.sae, self.cfg
-        x = sae.preprocess(xb)
-        pre = sae.pre_activations(xb)
-        x_hat, rec, active, z = self._reconstruct(x, pre)
-        loss, aux, penalty = rec, torch.zeros(()), torch.zeros(())
-        if cfg.family in K_FAMILIES and cfg.aux_weight > 0:
-            aux = losses.auxk_loss(x - x_hat, pre, self.dead_counter >= cfg.dead_after, sae.W_dec, cfg.k_aux)
-            loss = loss + cfg.aux_weight * aux
-        elif cfg.family == "relu":
+        pre = torch.addmm(sae.b_enc, sae.encoder_input(x), sae.W_enc)
+        z = sae.training_codes(pre)
+        rec = losses.nmse(x, z @ sae.W_dec + sae.b_dec, self.norm)
+        if cfg.family == "relu":
             penalty = losses.l1_penalty(z, sae.W_dec, self.norm)
-            loss = loss + cfg.l1_coefficient * penalty
-        elif cfg.family == "jumprelu":
+        else:
             penalty = losses.jumprelu_l0(pre, sae.log_threshold, sae.config.bandwidth)
-            loss = loss + cfg.l0_coefficient * penalty
+        active = z.detach() > 0
+        return rec, penalty, active.any(0), active.sum(1).float().mean()
+
+    def train_step(self, x: torch.Tensor) -> None:
+        """One optimisation step on the preprocessed batch ``x: float[B, d]`` (``sae.preprocess`` of the raw one)."""
+        sae, cfg = self.sae, self.cfg
+        aux = penalty = torch.zeros((), device=x.device)
+        if cfg.family in K_FAMILIES:
+            rec, aux, fired, l0 = self._sparse_loss(x)
+            loss = rec + cfg.aux_weight * aux
+        else:
+            rec, penalty, fired, l0 = self._dense_loss(x)
+            loss = rec + (cfg.l1_coefficient if cfg.family == "relu" else cfg.l0_coefficient) * penalty
         if not torch.isfinite(loss):
             raise ConfigError(f"step {self.step}: the loss of SAE {cfg.name} became non-finite "
                               f"({float(loss.detach())}); try a smaller lr or standardize=True")
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         losses.project_decoder_grad(sae.W_dec)
-        torch.nn.utils.clip_grad_norm_(sae.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(sae.parameters(), cfg.grad_clip, foreach=True)
         self.opt.step()
         losses.renormalise_decoder(sae.W_dec)
-        fired = active.any(0)
         self.dead_counter = torch.where(fired, torch.zeros_like(self.dead_counter), self.dead_counter + 1)
         self.step += 1
         if self.step % cfg.log_every == 0 or self.step == self.total:
             self.last = {"step": self.step, "loss": float(loss.detach()), "nmse": float(rec.detach()),
-                         "aux": float(aux.detach()), "penalty": float(penalty.detach()),
-                         "l0": float(active.sum(1).float().mean()),
+                         "aux": float(aux.detach()), "penalty": float(penalty.detach()), "l0": float(l0),
                          "dead_fraction": float((self.dead_counter >= cfg.dead_after).float().mean()),
                          "val_nmse": math.nan, "val_loss": math.nan}
             self.rows.append(dict(self.last))
@@ -296,6 +315,10 @@ class _Run:
                 _, pid, name = key.split(".", 2)
                 opt_state.setdefault(int(pid), {})[name] = v
         self.opt.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})  # moves to device
+        for p, st in self.opt.state.items():  # the saved states are contiguous; the fused step needs p's layout
+            for key, v in st.items():
+                if v.shape == p.shape:
+                    st[key] = torch.empty_like(p).copy_(v)
         self.dead_counter = tensors["dead_counter"].to(device)
         if state["has_best"]:
             self.best_state = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
@@ -320,15 +343,36 @@ def _split(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def _rows(X: np.ndarray, idx: np.ndarray, device: str) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(X[idx]), dtype=torch.float32).to(device)
+def _rows(X: np.ndarray, idx: np.ndarray, device: str, check: str | None = None) -> torch.Tensor:
+    """``X[idx]`` as float32 on ``device``; with ``check`` (what the rows are, for the message), a DataError
+    naming the first non-finite value's row and column (checked on the host, before any transfer)."""
+    rows = np.ascontiguousarray(X[idx], dtype=np.float32)
+    if check is not None and not np.isfinite(rows).all():
+        r, c = (int(v) for v in np.argwhere(~np.isfinite(rows))[0])
+        raise DataError(f"{check}: X holds a non-finite value (NaN or inf) at row {int(idx[r])}, column {c}")
+    return torch.from_numpy(rows).to(device)
 
 
-def _check_finite(x: torch.Tensor, rows: np.ndarray, what: str) -> None:
-    bad = ~torch.isfinite(x)
-    if bad.any():
-        r, c = (int(v) for v in torch.nonzero(bad)[0])
-        raise DataError(f"{what}: X holds a non-finite value (NaN or inf) at row {int(rows[r])}, column {c}")
+def _init_stats(X: np.ndarray, rows: np.ndarray, standardize: bool, device: str,
+                chunk: int = 512) -> tuple[torch.Tensor, float] | None:
+    """``(mean: float[d], norm)`` of the finite ``X[rows]`` in the SAE's input space (standardised per sample
+    or not): their mean, and their mean squared distance to it (the NMSE normaliser, at least 1e-12), in
+    float64 over small chunks (one pass: ‖x − m‖² summed as Σ‖x‖² − n‖m‖²). None when no row is finite.
+    (Non-finite rows are reported by the step that meets them.)"""
+    total, sq, n = np.zeros(X.shape[1]), 0.0, 0
+    for s in range(0, len(rows), chunk):
+        x = np.asarray(X[rows[s:s + chunk]], dtype=np.float64)
+        x = x[np.isfinite(x).all(1)]
+        if standardize and len(x):  # as kit.sae.model.standardize_rows
+            x = x - x.mean(1, keepdims=True)
+            x = x / (x.std(1, ddof=1, keepdims=True) + 1e-6)
+        total += x.sum(0)
+        sq += float(np.einsum("ij,ij->", x, x))
+        n += len(x)
+    if n == 0:
+        return None
+    mean = total / n
+    return torch.as_tensor(mean, dtype=torch.float32, device=device), max(sq / n - float(mean @ mean), 1e-12)
 
 
 def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | None = None,
@@ -357,19 +401,16 @@ def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | N
     train_idx, val_idx = _split(n, first)
     B = first.batch_size
     spe = math.ceil(len(train_idx) / B)
-    X_val = _rows(X, val_idx, device) if len(val_idx) else None
-    if X_val is not None:
-        _check_finite(X_val, val_idx, "validation split")
+    X_val = _rows(X, val_idx, device, "validation split") if len(val_idx) else None
 
     runs = [_Run(c, d, device, spe) for c in configs]
     data_key = fingerprint(X) if checkpoint_dir else ""
     folders = [Path(checkpoint_dir) / f"{i:03d}-{c.name}" for i, c in enumerate(configs)] if checkpoint_dir else []
-    X_init = _rows(X, train_idx[:65536], device)
+    stats = {s: _init_stats(X, train_idx[:65536], s, device) for s in {c.standardize for c in configs}}
     for i, run in enumerate(runs):
-        run.start(X_init)
+        run.start(stats[run.cfg.standardize])  # computed once for the runs that share the input space
         if folders and (folders[i] / "train_state.json").exists():
             run.resume(folders[i], data_key, device)
-    del X_init
 
     last = max(r.total for r in runs)
     pending = [r for r in runs if not r.done]
@@ -388,10 +429,11 @@ def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | N
                 order = np.random.default_rng([first.data_seed, epoch]).permutation(len(train_idx))
                 order_epoch = epoch
             idx = np.sort(train_idx[order[j * B:(j + 1) * B]])
-            xb = _rows(X, idx, device)
-            _check_finite(xb, idx, f"step {step} (epoch {epoch}, batch {j})")
+            xb = _rows(X, idx, device, f"step {step} (epoch {epoch}, batch {j})")
+            inputs = {s: standardize_rows(xb) if s else xb for s in {r.cfg.standardize for _, r in active}}
+
             for i, run in active:
-                run.train_step(xb)
+                run.train_step(inputs[run.cfg.standardize])  # the SAE's preprocess, shared by the runs
                 if X_val is not None and (run.step % run.eval_every == 0 or run.step == run.total):
                     run.evaluate(X_val)
                 if folders and (run.step % (run.cfg.checkpoint_every or run.eval_every) == 0 or run.done):
