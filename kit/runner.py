@@ -189,8 +189,7 @@ def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.P
         with atomic_path(target) as tmp:
             executed = tmp.with_suffix(".ipynb")
             try:
-                papermill.execute_notebook(str(step.source), str(executed), parameters=params,
-                                           kernel_name=kernel, cwd=str(step.source.parent), progress_bar=False)
+                _execute_notebook(step.source, executed, params, kernel, log)
             except papermill.PapermillExecutionError as e:
                 failed = out_dir / f"{step.name}.failed.ipynb"
                 shutil.copy2(executed, failed)
@@ -201,6 +200,26 @@ def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.P
             nbformat.write(nb, tmp)
         outputs.append(target)
     return outputs
+
+
+KERNEL_START_ATTEMPTS = 3
+
+
+def _execute_notebook(source: Path, executed: Path, params: dict, kernel: str | None, log) -> None:
+    """papermill, retried when the kernel dies before its first reply: jupyter_client picks free ports, frees
+    them and lets the kernel bind them, so two kernels starting at once can race for a port (ZMQ "address
+    already in use"). Nothing has run in that kernel, so running the notebook again is safe."""
+    import papermill
+
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(str(source), str(executed), parameters=params, kernel_name=kernel,
+                                       cwd=str(source.parent), progress_bar=False)
+            return
+        except RuntimeError as e:
+            if "before replying to kernel_info" not in str(e) or attempt == KERNEL_START_ATTEMPTS:
+                raise
+            log(f"[kit] {source.stem}: the kernel died while starting ({e}); starting another one")
 
 
 def build_book(root: Path, executed: list[Path], out_dir: Path, log=print) -> Path:

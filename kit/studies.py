@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from kit._version import __version__
 from kit.errors import ConfigError
 from kit.results import ResultRow
+from kit.sae.train import TRAINER_VERSION
 
 PAPER_FAMILIES = ("topk", "batchtopk", "matryoshka", "jumprelu")
 DISPLAY = {"topk": "TopK", "batchtopk": "BatchTopK", "matryoshka": "Matryoshka", "jumprelu": "JumpReLU",
@@ -107,8 +108,6 @@ def _study_key(prepared, config: StudyConfig, dataset: str) -> str:
     for a in (prepared.X.X, prepared.concepts.Y, prepared.X_orig.X, prepared.X_edit.X, prepared.pairs.old,
               prepared.pairs.new):
         h.update(np.ascontiguousarray(a).tobytes())
-    from kit.sae.train import TRAINER_VERSION
-
     h.update(json.dumps([dataclasses.asdict(config), dataset, prepared.config.encoder, __version__, TRAINER_VERSION],
                         sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]

@@ -61,3 +61,36 @@ def test_run_executes_into_the_run_folder_and_skips_up_to_date(tmp_path):
     assert all(not c.get("outputs") for c in nbformat.read(src, as_version=4).cells)
     again = kit(*args)
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again(tmp_path, monkeypatch):
+    import papermill
+
+    from kit import runner
+
+    calls = []
+
+    def flaky(source, executed, **kwargs):
+        calls.append(source)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        Path(executed).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    logged = []
+    runner._execute_notebook(Path("nb.ipynb"), tmp_path / "out.ipynb", {}, None, logged.append)
+    assert len(calls) == 2 and (tmp_path / "out.ipynb").is_file() and "starting another one" in logged[0]
+
+    def always(source, executed, **kwargs):
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", always)
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        runner._execute_notebook(Path("nb.ipynb"), tmp_path / "out.ipynb", {}, None, logged.append)
+
+    def other(source, executed, **kwargs):
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(papermill, "execute_notebook", other)
+    with pytest.raises(RuntimeError, match="something else"):  # not retried
+        runner._execute_notebook(Path("nb.ipynb"), tmp_path / "out.ipynb", {}, None, logged.append)

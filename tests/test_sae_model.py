@@ -205,6 +205,7 @@ def test_auxk_gradient_reaches_only_dead_latents_and_matches_the_literal_loss():
         for v, j in zip(vals[i], idx[i]):
             literal_e_hat[i] += max(float(v), 0.0) * W[j]  # no b_dec in the auxiliary reconstruction
     assert torch.allclose(e_hat, literal_e_hat, atol=1e-5)
+    e_hat = e_hat.detach()
     alpha = min(1.0, max(losses.AUX_MIN_SCALE, float((residual * e_hat).sum() / e_hat.pow(2).sum())))
     literal = float((residual - alpha * literal_e_hat).pow(2).sum(1).mean()
                     / (residual - residual.mean(0)).pow(2).sum(1).mean())
