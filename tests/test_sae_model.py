@@ -209,7 +209,7 @@ def test_auxk_gradient_reaches_only_dead_latents_and_matches_the_literal_loss():
     alpha = min(1.0, max(losses.AUX_MIN_SCALE, float((residual * e_hat).sum() / e_hat.pow(2).sum())))
     literal = float((residual - alpha * literal_e_hat).pow(2).sum(1).mean()
                     / (residual - residual.mean(0)).pow(2).sum(1).mean())
-    assert float(aux) == pytest.approx(literal, rel=1e-5)
+    assert float(aux.detach()) == pytest.approx(literal, rel=1e-5)
     assert alpha < 1  # a random residual: ê overshoots and is shrunk
     e_small = 2 * literal_e_hat + 0.1 * residual  # ê aligned with the residual and smaller: used as is
     assert float(losses.auxk_loss(e_small, literal_e_hat)) == pytest.approx(
