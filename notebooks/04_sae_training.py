@@ -136,10 +136,18 @@ print(f"train {X_train.shape}, test {X_test.shape}")
 # %% [markdown]
 # ## Five SAEs in one pass
 #
-# `kit.sae.train_many` trains several SAEs on the **same batches**: each batch is drawn once and every SAE takes
-# its own step on it. An SAE trained in such a sweep is identical to the one trained alone, so a sweep costs
-# one pass over the data. `kit.pipeline.train_cached` wraps it with a cache keyed by the data and the full
-# training configuration: the first chapter to ask for an SAE trains it, the others load it.
+# `kit.sae.train_many` trains several SAEs on the **same batches**: each batch is drawn, checked and
+# preprocessed once and every SAE takes its own step on it. An SAE trained in such a sweep is identical, bit
+# for bit on the CPU, to the one trained alone; the sweep saves the data work, not the SAEs' own arithmetic.
+# `kit.pipeline.train_cached` wraps it with a cache keyed by the data and the full training configuration:
+# the first chapter to ask for an SAE trains it, the others load it.
+#
+# The k families (TopK, BatchTopK, Matryoshka) train on their kept codes only. Their pre-activations
+# $u = (x - b_\text{dec})W_\text{enc} + b_\text{enc}$ are computed without a gradient, the kept entries are
+# selected, and only those are differentiated (`kit.sae.sparse`): the encoder's gradient then costs $k \cdot d$
+# operations per sample instead of the $D \cdot d$ of differentiating $u$ as a whole, and the decoder adds up
+# $k$ rows of $W_\text{dec}$ instead of multiplying by a mostly-zero $z$. The tests check that loss and
+# gradients equal those of the dense computation.
 #
 # The training settings are the fields of `kit.sae.TrainConfig`; its defaults are the paper's. We change
 # `dict_size`, `k` and `epochs`, and `train_cached` trains with batches of 128 rather than the paper's 1,024:
