@@ -98,3 +98,22 @@ def test_image_list_hash_follows_content_and_order_not_names(tmp_path):
     assert image_list_hash([pil]) != image_list_hash([Image.new("RGB", (4, 4), (9, 9, 10))])
     with pytest.raises(DataError, match="nope.png"):
         image_list_hash([tmp_path / "nope.png"])
+
+
+def test_image_list_hash_reads_a_file_again_only_when_it_changed(tmp_path, monkeypatch):
+    import os
+
+    from kit.embed import images
+
+    a = tmp_path / "a.png"
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(a)
+    opened = []
+    real_open = open
+    monkeypatch.setattr(images, "open", lambda *args, **kw: opened.append(args[0]) or real_open(*args, **kw),
+                        raising=False)
+    first = image_list_hash([a, a])
+    assert image_list_hash([a]) != first and len(opened) == 1  # read once, remembered
+    Image.new("RGB", (4, 4), (1, 2, 3)).save(a)
+    st = os.stat(a)
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a new modification time
+    assert image_list_hash([a, a]) != first and len(opened) == 2

@@ -62,6 +62,8 @@ class CacheEntry:
     def write_shard(self, shard: int, X: np.ndarray) -> None:
         """Store X: float32[rows, d] as shard ``shard`` (atomically)."""
         import datasets
+        import pyarrow as pa
+        from datasets.table import InMemoryTable
 
         rows = self.rows(shard)
         X = np.ascontiguousarray(X, dtype=np.float32)
@@ -69,8 +71,11 @@ class CacheEntry:
             raise CheckpointError(f"{self.folder}: shard {shard} needs shape {(len(rows), self.dim)}, got {X.shape}")
         features = datasets.Features({"row": datasets.Value("int64"),
                                       "embedding": datasets.List(datasets.Value("float32"), length=self.dim)})
-        ds = datasets.Dataset.from_dict({"row": np.arange(rows.start, rows.stop, dtype=np.int64), "embedding": X},
-                                        features=features)
+        # the Arrow columns straight from the numpy buffers (Dataset.from_dict goes through Python objects: 9×
+        # slower for 32,768 × 768)
+        table = pa.table({"row": pa.array(np.arange(rows.start, rows.stop, dtype=np.int64)),
+                          "embedding": pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), self.dim)})
+        ds = datasets.Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=features))
         with atomic_path(self.shard_path(shard), replace=False) as tmp, _quiet_datasets():
             ds.save_to_disk(str(tmp))
 

@@ -66,24 +66,38 @@ def open_image(item: ImageLike) -> Image.Image:
         raise DataError(f"image file {path!r} is unreadable or truncated: {e}") from None
 
 
+_FILE_DIGESTS: dict[tuple[str, int, int], bytes] = {}  # (real path, size, mtime_ns) → SHA-256 of the bytes
+
+
+def _file_digest(path: str) -> bytes:
+    """SHA-256 of a file's bytes, remembered for this process by (real path, size, modification time)."""
+    try:
+        st = os.stat(path)
+        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+        if key not in _FILE_DIGESTS:
+            part = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    part.update(block)
+            _FILE_DIGESTS[key] = part.digest()
+    except OSError as e:
+        raise DataError(f"image file {path!r} cannot be read: {e}") from None
+    return _FILE_DIGESTS[key]
+
+
 def image_list_hash(images: Sequence[ImageLike]) -> str:
     """SHA-256 over the images' contents in order (file bytes, or mode+size+pixels of PIL images).
 
-    The names of the files do not enter: the same pictures in another folder give the same hash.
+    The names of the files do not enter: the same pictures in another folder give the same hash. A file is
+    read once per process while its size and modification time stay the same.
     """
     h = hashlib.sha256()
     for item in images:
-        part = hashlib.sha256()
         if isinstance(item, Image.Image):
+            part = hashlib.sha256()
             part.update(f"{item.mode}{item.size}".encode())
             part.update(item.tobytes())
+            h.update(part.digest())
         else:
-            path = os.fspath(item)
-            try:
-                with open(path, "rb") as f:
-                    for block in iter(lambda: f.read(1 << 20), b""):
-                        part.update(block)
-            except OSError as e:
-                raise DataError(f"image file {path!r} cannot be read: {e}") from None
-        h.update(part.digest())
+            h.update(_file_digest(os.fspath(item)))
     return h.hexdigest()
