@@ -76,6 +76,21 @@ class GpuSampler:
         return float(np.mean(self.samples)) if self.samples else float("nan")
 
 
+def cache_rates(n: int, dim: int) -> tuple[float, float]:
+    """Seconds to write one embedding-cache shard of float32[n, dim] and to read it back."""
+    from kit.embed.cache import open_entry
+
+    X = np.random.default_rng(0).standard_normal((n, dim), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        entry = open_entry(tmp, {"encoder": "bench"}, n, dim, shard_size=n)
+        t = time.perf_counter()
+        entry.write_shard(0, X)
+        t_write = time.perf_counter() - t
+        t = time.perf_counter()
+        assert np.array_equal(entry.load(), X)
+        return t_write, time.perf_counter() - t
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n-toy", type=int, default=1024, help="toy images to embed on the CPU")
@@ -83,10 +98,14 @@ def main() -> None:
     p.add_argument("--n-gpu", type=int, default=8192, help="images for the GPU timings")
     p.add_argument("--gpu-batch", type=int, default=512)
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers for the end-to-end timings")
+    p.add_argument("--shard-rows", type=int, default=32768, help="rows of the cache shard timing (d = 768)")
     args = p.parse_args()
     from kit.data import load_toy_images, render_toy_syncub
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, CUDA: {torch.cuda.is_available()}")
+    t_write, t_read = cache_rates(args.shard_rows, 768)
+    print(f"embedding cache, one shard of {args.shard_rows:,} x 768: write {t_write:.2f} s, read {t_read:.2f} s "
+          f"({args.shard_rows * 768 * 4 / 2**20:.0f} MiB)")
     with tempfile.TemporaryDirectory() as tmp:
         n_img = max(args.n_toy, args.n_gpu if torch.cuda.is_available() else 0)
         images = load_toy_images(render_toy_syncub(Path(tmp) / "b", n_pairs=1, n_images=n_img, seed=0)).images
