@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kit.sae as S
 from kit.errors import CheckpointError, ConfigError, DataError
@@ -198,3 +200,30 @@ def test_auxk_revives_dead_latents(world):
     saes = [S.train(world.X[:2000], "topk", aux_weight=w, **kw) for w in (1 / 32, 0.0)]
     dead = [((S.encode_array(sae, world.X[:2000]) > 0).sum(0) == 0).mean() for sae in saes]
     assert dead[0] < 0.5 * dead[1], dead  # AuxK must not make more latents dead (before the fix: 0.57 vs 0.33)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 1200), d=st.integers(1, 9), standardize=st.booleans(), seed=st.integers(0, 1000))
+def test_init_stats_are_the_mean_and_spread_of_the_finite_rows_in_the_input_space(n, d, standardize, seed):
+    from kit.sae.model import standardize_rows
+    from kit.sae.train import _init_stats
+
+    d += standardize  # a standard deviation needs two features (train rejects standardize with d = 1)
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, d)) * 3 + 5).astype(np.float32)
+    X[rng.random(n) < 0.1, 0] = np.nan  # rows the statistics must skip
+    rows = np.sort(rng.permutation(n)[: max(1, n // 2)])
+    stats = _init_stats(X, rows, standardize, "cpu")
+    finite = torch.from_numpy(X[rows][np.isfinite(X[rows]).all(1)]).double()
+    if len(finite) == 0:
+        assert stats is None
+        return
+    x = standardize_rows(finite) if standardize else finite
+    mean, norm = stats
+    assert torch.allclose(mean.double(), x.mean(0), atol=1e-5)
+    assert norm == pytest.approx(max(float((x - x.mean(0)).pow(2).sum(1).mean()), 1e-12), rel=1e-6, abs=1e-9)
+
+
+def test_standardize_needs_two_features():
+    with pytest.raises(ConfigError, match="at least 2 features"):
+        S.train(np.ones((50, 1), np.float32), dict_size=4, k=1, standardize=True, progress=False)

@@ -397,6 +397,8 @@ def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | N
     if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
         raise DataError(f"X must hold real numbers, got dtype {X.dtype}")
     n, d = X.shape
+    if d < 2 and any(c.standardize for c in configs):
+        raise ConfigError(f"standardize=True needs at least 2 features per sample (a standard deviation), X has {d}")
     device = resolve_device(first.device)
     train_idx, val_idx = _split(n, first)
     B = first.batch_size
