@@ -362,6 +362,11 @@ Markdown(
 #                         config=data.BuildConfig(editor="flux2-dev"), device="cuda")
 # ```
 #
+# Editing is the expensive step (seconds per image on a GPU), so `build` writes each chunk of edited images to
+# `my-bench.partial/` as it goes: an interrupted build, run again with the same arguments, edits only the chunks
+# that are missing, and a build that fails verification keeps its edits for a second try with other
+# verification settings. The finished benchmark appears at once, and the partial folder is then removed.
+#
 # To run the same path here, we write a deliberately crude editor that parses the instruction and **recolours
 # pixels**: every pixel close to the old colour becomes the new colour. It cannot change shapes, and it recolours
 # *every* part of that colour, not only the one named. Verification decides which of its edits count:

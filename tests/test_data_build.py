@@ -3,6 +3,7 @@ randomly initialised diffusers InstructPix2Pix pipeline built from configs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -283,7 +284,45 @@ def test_build_removals_that_all_fail_leave_no_folder(base, editor, tmp_path):
             config=cfg,
             X_base=_embed([Image.open(p) for p in noisy.images]),
         )
-    assert not (tmp_path / "never").exists() and list(tmp_path.iterdir()) == []
+    assert not (tmp_path / "never").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["never.partial"]  # the edits are kept for another try
+
+
+class _CountingEditor:
+    """Calls the pipeline and counts the calls; raises KeyboardInterrupt on call ``fail_at`` (1-based)."""
+
+    def __init__(self, pipe, fail_at=None):
+        self.pipe, self.fail_at, self.calls = pipe, fail_at, 0
+        self.device = pipe.device
+
+    def __call__(self, **kwargs):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise KeyboardInterrupt
+        return self.pipe(**kwargs)
+
+
+def test_an_interrupted_build_resumes_to_the_same_benchmark(base, editor, tmp_path):
+    cfg = BuildConfig(editor="instruct-pix2pix", size=32, call={"num_inference_steps": 1}, top_attributes=3,
+                      max_targets=1, images_per_edit=2, chunk=2)
+    args = dict(embed=_embed, kind="swap", classes=np.arange(16) % 2, config=cfg)
+    whole = _CountingEditor(editor)
+    build(base, tmp_path / "whole", editor=whole, **args)
+    assert not (tmp_path / "whole.partial").exists()
+    interrupted = _CountingEditor(editor, fail_at=4)  # in the second chunk
+    with pytest.raises(KeyboardInterrupt):
+        build(base, tmp_path / "built", editor=interrupted, **args)
+    assert not (tmp_path / "built").exists()
+    assert [p.name for p in (tmp_path / "built.partial").glob("chunk-*")] == ["chunk-000000"]
+    with pytest.raises(ConfigError, match="other edits"):  # another seed is another set of edits
+        build(base, tmp_path / "built", editor=editor, **{**args, "config": dataclasses.replace(cfg, seed=1)})
+    resumed = _CountingEditor(editor)
+    out = build(base, tmp_path / "built", editor=resumed, **args)
+    assert resumed.calls == whole.calls - 2  # the first chunk was not edited again
+    assert not (tmp_path / "built.partial").exists()
+    assert (out / "metadata.csv").read_bytes() == (tmp_path / "whole" / "metadata.csv").read_bytes()
+    for f in sorted((tmp_path / "whole" / "images").rglob("*.png")):
+        assert (out / f.relative_to(tmp_path / "whole")).read_bytes() == f.read_bytes()
 
 
 def test_build_bad_arguments(base, tmp_path):

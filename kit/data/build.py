@@ -8,12 +8,16 @@
 4. Verify each pair with a linear probe on embeddings: the changed concepts must flip on both images and
    at most ``max_other_flips`` other concepts may flip.
 5. Export the kept pairs in the Hub layout, with each pair's verification score, atomically.
+
+The edits go to ``FOLDER.partial`` a chunk at a time, so an interrupted build resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -25,7 +29,7 @@ from kit._version import __version__
 from kit.arrays import as_float_matrix, resolve_device
 from kit.data.layout import SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, format_list, write_names
 from kit.errors import ConfigError, DataError
-from kit.io import atomic_path
+from kit.io import atomic_path, write_text
 from kit.types import ConceptTable, check_pairs
 
 # name: (Hub id, diffusers pipeline class, default call settings)
@@ -301,31 +305,27 @@ def build(
     fit_rows = np.flatnonzero(table.split == "train") if table.split is not None else np.arange(table.n_samples)
     W, b = fit_probe(np.asarray(X_base)[fit_rows], table.Y[fit_rows], cfg.probe_l2)
 
-    if editor is None:
-        editor = load_editor(cfg.editor, device=device, revision=cfg.revision)
     settings = {**EDITORS[cfg.editor][2], **cfg.call} if cfg.editor in EDITORS else dict(cfg.call)
+    work = _edit_all(table, rows, prompts, folder, cfg, settings, editor, device)
+    chunks = [work / f"chunk-{s:06d}" for s in range(0, len(rows), cfg.chunk)]
+    edited_path = {side: [chunks[i // cfg.chunk] / side / f"{i:06d}.png" for i in range(len(rows))]
+                   for side in ("orig", "syn")}
+    X_o = np.concatenate([np.asarray(embed(load(sorted((c / "orig").iterdir())))) for c in chunks])
+    X_e = np.concatenate([np.asarray(embed(load(sorted((c / "syn").iterdir())))) for c in chunks])
+    keep, score, other = verify(X_o, X_e, old, new, W, b, cfg.max_other_flips)
+    if not keep.any():
+        raise DataError(
+            f"build: none of the {len(rows)} edited pairs passed verification (best score {score.max():.3g}); "
+            f"the edited images stay in {work}, and a build of the same edits with other verification "
+            "settings (max_other_flips, probe_l2) uses them again"
+        )
     path = {side: [f"images/{side}/{i:06d}.png" for i in range(len(rows))] for side in ("orig", "syn")}
     with atomic_path(folder) as tmp:
         (tmp / "images" / "orig").mkdir(parents=True)
         (tmp / "images" / "syn").mkdir()
-        X_o, X_e = [], []
-        for s in range(0, len(rows), cfg.chunk):  # edit, embed and save one chunk at a time
-            idx = range(s, min(s + cfg.chunk, len(rows)))
-            base = [im.resize((cfg.size, cfg.size)) for im in load(table.images[rows[i]] for i in idx)]
-            edited = edit(editor, base, [prompts[i] for i in idx], settings, seed=cfg.seed + s)
-            X_o.append(np.asarray(embed(base)))
-            X_e.append(np.asarray(embed(edited)))
-            for i, a, z in zip(idx, base, edited):
-                a.save(tmp / path["orig"][i])
-                z.save(tmp / path["syn"][i])
-        keep, score, other = verify(np.concatenate(X_o), np.concatenate(X_e), old, new, W, b, cfg.max_other_flips)
-        if not keep.any():
-            raise DataError(
-                f"build: none of the {len(rows)} edited pairs passed verification (best score {score.max():.3g})"
-            )
-        for i in np.flatnonzero(~keep):
-            (tmp / path["orig"][i]).unlink()
-            (tmp / path["syn"][i]).unlink()
+        for i in np.flatnonzero(keep):
+            for side in ("orig", "syn"):
+                _link_or_copy(edited_path[side][i], tmp / path[side][i])
         k = np.flatnonzero(keep)
         common = {"pair_id": k, "orig_image": [path["orig"][i] for i in k], "syn_image": [path["syn"][i] for i in k]}
         lists_o = [format_list(np.flatnonzero(labels_o[i])) for i in k]
@@ -378,4 +378,51 @@ def build(
             ),
             encoding="utf-8",
         )
+    shutil.rmtree(work)
     return Path(folder)
+
+
+def _edit_all(table: ConceptTable, rows: np.ndarray, prompts: list[str], folder, cfg: BuildConfig, settings: dict,
+              editor: Any, device: str) -> Path:
+    """Edit every planned image, ``cfg.chunk`` at a time, into ``FOLDER.partial/chunk-NNNNNN/{orig,syn}/``;
+    return that folder. Each chunk appears atomically and chunks already there are kept, so an interrupted
+    build resumes where it stopped (the editor is loaded only if some chunk is missing). ``edits.json`` holds a
+    key of everything that decides the edits; a partial folder of other edits is refused, not overwritten."""
+    from PIL import Image
+
+    work = Path(f"{os.fspath(folder)}.partial")
+    what = {"kit_version": __version__, "editor": cfg.editor, "editor_model": EDITORS.get(cfg.editor, ("custom",))[0],
+            "revision": cfg.revision, "settings": settings, "size": cfg.size, "chunk": cfg.chunk, "seed": cfg.seed,
+            "images": [os.path.basename(table.images[r]) for r in rows], "prompts": prompts}
+    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+    record = work / "edits.json"
+    if record.is_file():
+        stored = json.loads(record.read_text(encoding="utf-8")).get("key")
+        if stored != key:
+            raise ConfigError(f"build: {work} holds an unfinished build of other edits; remove it or build into "
+                              "another folder")
+    else:
+        work.mkdir(parents=True, exist_ok=True)
+        write_text(record, json.dumps({"key": key, **what}, indent=1, default=str))
+    todo = [s for s in range(0, len(rows), cfg.chunk) if not (work / f"chunk-{s:06d}").is_dir()]
+    if todo and editor is None:
+        editor = load_editor(cfg.editor, device=device, revision=cfg.revision)
+    for s in todo:
+        idx = range(s, min(s + cfg.chunk, len(rows)))
+        base = [Image.open(table.images[rows[i]]).convert("RGB").resize((cfg.size, cfg.size)) for i in idx]
+        edited = edit(editor, base, [prompts[i] for i in idx], settings, seed=cfg.seed + s)
+        with atomic_path(work / f"chunk-{s:06d}", replace=False) as tmp:
+            (tmp / "orig").mkdir(parents=True)
+            (tmp / "syn").mkdir()
+            for i, a, z in zip(idx, base, edited):
+                a.save(tmp / "orig" / f"{i:06d}.png")
+                z.save(tmp / "syn" / f"{i:06d}.png")
+    return work
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """A hard link where the file system allows it (no second copy of the images), a copy otherwise."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
