@@ -401,7 +401,7 @@ with tempfile.TemporaryDirectory() as tmp:
                          embed=lambda ims: embed.embed_images(ims, toy_encoder, device=device, num_workers=0,
                                                               progress=False).X,
                          config=data.BuildConfig(editor="recolour", top_attributes=11, max_targets=1, size=96,
-                                                 seed=seed))
+                                                 seed=seed), progress=False)
     except DataError as e:  # raised when no edited pair passes verification
         out = None
         print("DataError:", e)

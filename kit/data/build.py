@@ -14,7 +14,6 @@ The edits go to ``FOLDER.partial`` a chunk at a time, so an interrupted build re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ import pandas as pd
 from kit._version import __version__
 from kit.arrays import as_float_matrix, resolve_device
 from kit.data.layout import SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, format_list, write_names
+from kit.embed.cache import cache_key
 from kit.errors import ConfigError, DataError
 from kit.io import atomic_path, write_text
 from kit.types import ConceptTable, check_pairs
@@ -250,6 +250,7 @@ def build(
     config: BuildConfig | None = None,
     X_base: np.ndarray | None = None,
     device: str = "auto",
+    progress: bool = True,
 ) -> Path:
     """Build a paired benchmark from base images and annotations; write the kept pairs to ``folder``.
 
@@ -257,7 +258,8 @@ def build(
     optionally ``class_names: [N]``, its name) or "removal" (needs
     ``counts``/``areas: [N, C]``, e.g. from :func:`kit.data.coco_instances`); embed: images (PIL) →
     float[n, d]; editor: a loaded pipeline, or None to load ``config.editor``; X_base: the base images'
-    embeddings if already computed (the probe is fitted on the table's train split, or all rows).
+    embeddings if already computed (the probe is fitted on the table's train split, or all rows); progress: a
+    bar over the images edited.
     Returns the folder, readable by :func:`kit.data.load_paired`.
     """
     from PIL import Image
@@ -306,7 +308,7 @@ def build(
     W, b = fit_probe(np.asarray(X_base)[fit_rows], table.Y[fit_rows], cfg.probe_l2)
 
     settings = {**EDITORS[cfg.editor][2], **cfg.call} if cfg.editor in EDITORS else dict(cfg.call)
-    work = _edit_all(table, rows, prompts, folder, cfg, settings, editor, device)
+    work = _edit_all(table, rows, prompts, folder, cfg, settings, editor, device, progress)
     chunks = [work / f"chunk-{s:06d}" for s in range(0, len(rows), cfg.chunk)]
     edited_path = {side: [chunks[i // cfg.chunk] / side / f"{i:06d}.png" for i in range(len(rows))]
                    for side in ("orig", "syn")}
@@ -383,18 +385,19 @@ def build(
 
 
 def _edit_all(table: ConceptTable, rows: np.ndarray, prompts: list[str], folder, cfg: BuildConfig, settings: dict,
-              editor: Any, device: str) -> Path:
+              editor: Any, device: str, progress: bool) -> Path:
     """Edit every planned image, ``cfg.chunk`` at a time, into ``FOLDER.partial/chunk-NNNNNN/{orig,syn}/``;
     return that folder. Each chunk appears atomically and chunks already there are kept, so an interrupted
     build resumes where it stopped (the editor is loaded only if some chunk is missing). ``edits.json`` holds a
     key of everything that decides the edits; a partial folder of other edits is refused, not overwritten."""
     from PIL import Image
+    from tqdm.auto import tqdm
 
     work = Path(f"{os.fspath(folder)}.partial")
     what = {"kit_version": __version__, "editor": cfg.editor, "editor_model": EDITORS.get(cfg.editor, ("custom",))[0],
             "revision": cfg.revision, "settings": settings, "size": cfg.size, "chunk": cfg.chunk, "seed": cfg.seed,
             "images": [os.path.basename(table.images[r]) for r in rows], "prompts": prompts}
-    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+    key = cache_key(what)
     record = work / "edits.json"
     if record.is_file():
         stored = json.loads(record.read_text(encoding="utf-8")).get("key")
@@ -407,16 +410,19 @@ def _edit_all(table: ConceptTable, rows: np.ndarray, prompts: list[str], folder,
     todo = [s for s in range(0, len(rows), cfg.chunk) if not (work / f"chunk-{s:06d}").is_dir()]
     if todo and editor is None:
         editor = load_editor(cfg.editor, device=device, revision=cfg.revision)
-    for s in todo:
-        idx = range(s, min(s + cfg.chunk, len(rows)))
-        base = [Image.open(table.images[rows[i]]).convert("RGB").resize((cfg.size, cfg.size)) for i in idx]
-        edited = edit(editor, base, [prompts[i] for i in idx], settings, seed=cfg.seed + s)
-        with atomic_path(work / f"chunk-{s:06d}", replace=False) as tmp:
-            (tmp / "orig").mkdir(parents=True)
-            (tmp / "syn").mkdir()
-            for i, a, z in zip(idx, base, edited):
-                a.save(tmp / "orig" / f"{i:06d}.png")
-                z.save(tmp / "syn" / f"{i:06d}.png")
+    done = len(rows) - sum(min(cfg.chunk, len(rows) - s) for s in todo)
+    with tqdm(total=len(rows), initial=done, desc="edit", unit="image", disable=not progress) as bar:
+        for s in todo:
+            idx = range(s, min(s + cfg.chunk, len(rows)))
+            base = [Image.open(table.images[rows[i]]).convert("RGB").resize((cfg.size, cfg.size)) for i in idx]
+            edited = edit(editor, base, [prompts[i] for i in idx], settings, seed=cfg.seed + s)
+            with atomic_path(work / f"chunk-{s:06d}", replace=False) as tmp:
+                (tmp / "orig").mkdir(parents=True)
+                (tmp / "syn").mkdir()
+                for i, a, z in zip(idx, base, edited):
+                    a.save(tmp / "orig" / f"{i:06d}.png")
+                    z.save(tmp / "syn" / f"{i:06d}.png")
+            bar.update(len(idx))
     return work
 
 

@@ -110,11 +110,15 @@ class SAE(nn.Module):
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """float[N, D] before sparsification (``x`` raw; preprocessing is applied here)."""
         self._check_input(x)
-        return torch.addmm(self.b_enc, self.encoder_input(self.preprocess(x)), self.W_enc)
+        return self.project(self.preprocess(x))
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
         """What the encoder multiplies: preprocessed ``x`` centred by ``b_dec`` (when ``subtract_b_dec``)."""
         return x - self.b_dec if self.config.subtract_b_dec else x
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-activations float[N, D] of already preprocessed inputs ``x: float[N, d]``."""
+        return torch.addmm(self.b_enc, self.encoder_input(x), self.W_enc)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Inference codes ``z: float[N, D] ≥ 0`` of raw inputs ``x: float[N, d]`` (independent of the batch)."""

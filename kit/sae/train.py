@@ -166,7 +166,7 @@ class _Run:
         sae, cfg = self.sae, self.cfg
         b_dec = sae.b_dec if sae.config.subtract_b_dec else None
         with torch.no_grad():
-            pre = torch.addmm(sae.b_enc, sae.encoder_input(x), sae.W_enc)
+            pre = sae.project(x)
         sel = sparse.top_k(pre, cfg.k) if cfg.family == "topk" else sparse.batch_top_k(pre, cfg.k)
         vals = torch.relu(sparse.gather_pre(sel, pre, x, sae.W_enc, sae.b_enc, b_dec))
         on = vals.detach() > 0
@@ -193,7 +193,7 @@ class _Run:
         """ReLU's and JumpReLU's ``(reconstruction loss, sparsity penalty, fired: bool[D], active codes per row)``
         of the preprocessed batch ``x: float[B, d]`` (their codes are not sparse at the start of training)."""
         sae, cfg = self.sae, self.cfg
-        pre = torch.addmm(sae.b_enc, sae.encoder_input(x), sae.W_enc)
+        pre = sae.project(x)
         z = sae.training_codes(pre)
         rec = losses.nmse(x, z @ sae.W_dec + sae.b_dec, self.norm)
         if cfg.family == "relu":
@@ -361,11 +361,9 @@ def _init_stats(X: np.ndarray, rows: np.ndarray, standardize: bool, device: str,
     (Non-finite rows are reported by the step that meets them.)"""
     total, sq, n = np.zeros(X.shape[1]), 0.0, 0
     for s in range(0, len(rows), chunk):
-        x = np.asarray(X[rows[s:s + chunk]], dtype=np.float64)
-        x = x[np.isfinite(x).all(1)]
-        if standardize and len(x):  # as kit.sae.model.standardize_rows
-            x = x - x.mean(1, keepdims=True)
-            x = x / (x.std(1, ddof=1, keepdims=True) + 1e-6)
+        x = torch.from_numpy(np.asarray(X[rows[s:s + chunk]], dtype=np.float64))
+        x = x[torch.isfinite(x).all(1)]
+        x = (standardize_rows(x) if standardize else x).numpy()
         total += x.sum(0)
         sq += float(np.einsum("ij,ij->", x, x))
         n += len(x)
@@ -433,7 +431,6 @@ def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | N
             idx = np.sort(train_idx[order[j * B:(j + 1) * B]])
             xb = _rows(X, idx, device, f"step {step} (epoch {epoch}, batch {j})")
             inputs = {s: standardize_rows(xb) if s else xb for s in {r.cfg.standardize for _, r in active}}
-
             for i, run in active:
                 run.train_step(inputs[run.cfg.standardize])  # the SAE's preprocess, shared by the runs
                 if X_val is not None and (run.step % run.eval_every == 0 or run.step == run.total):
