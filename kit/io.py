@@ -56,3 +56,85 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def decode_text(data: bytes, path: str | os.PathLike, error: type[Exception] | None = None) -> str:
+    """``data`` decoded as UTF-8 (a leading byte-order mark dropped); a byte that is not UTF-8 raises ``error``
+    (default :class:`kit.errors.DataError`) naming the file, its line and column."""
+    from kit.errors import DataError
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise (error or DataError)(
+            f"{path}, line {line}, column {column}: not UTF-8 text (byte 0x{data[e.start]:02x}); "
+            "save the file as UTF-8") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_text(path: str | os.PathLike, what: str = "file", error: type[Exception] | None = None) -> str:
+    """The UTF-8 text of ``path``; a missing or unreadable file or a non-UTF-8 byte raises ``error`` (default
+    :class:`kit.errors.DataError`) naming the file (and the line) and saying it is a ``what``."""
+    from kit.errors import DataError
+
+    error = error or DataError
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, expected a {what}") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    return decode_text(data, path, error)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_pairs(pairs):
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file", error: type[Exception] | None = None,
+              hint: str = "", unique_keys: bool = True):
+    """The parsed JSON of ``path``. A missing file, a non-UTF-8 byte, malformed JSON or (``unique_keys``) a key
+    given twice in one object raises ``error`` (default :class:`kit.errors.DataError`) naming the file, line and
+    column; ``hint`` (what to do about it) is appended to the message."""
+    import json
+
+    from kit.errors import DataError
+
+    error = error or DataError
+    text = read_text(path, what, error)
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs if unique_keys else None)
+    except json.JSONDecodeError as e:
+        raise error(f"{path}, line {e.lineno}, column {e.colno}: not valid JSON ({e.msg}; a {what}){hint}") from None
+    except _DuplicateKey as e:
+        raise error(f"{path}: the key {e.args[0]!r} appears twice in one object of the {what}{hint}") from None
+    except RecursionError:
+        raise error(f"{path}: the {what} is nested too deeply{hint}") from None
+
+
+def require_keys(entry, keys, where: str, error: type[Exception] | None = None) -> None:
+    """``entry`` must be a JSON object holding every key of ``keys``; else ``error`` naming ``where``."""
+    from kit.errors import DataError
+
+    error = error or DataError
+    if not isinstance(entry, dict):
+        raise error(f"{where}: expected an object, got {type(entry).__name__} {entry!r:.60}")
+    missing = [k for k in keys if k not in entry]
+    if missing:
+        raise error(f"{where}: lacks the key(s) {missing}")

@@ -29,7 +29,7 @@ from kit.arrays import as_float_matrix, resolve_device
 from kit.data.layout import SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, format_list, write_names
 from kit.embed.cache import cache_key
 from kit.errors import ConfigError, DataError
-from kit.io import atomic_path, write_text
+from kit.io import atomic_path, read_json, write_text
 from kit.types import ConceptTable, check_pairs
 
 # name: (Hub id, diffusers pipeline class, default call settings)
@@ -400,7 +400,8 @@ def _edit_all(table: ConceptTable, rows: np.ndarray, prompts: list[str], folder,
     key = cache_key(what)
     record = work / "edits.json"
     if record.is_file():
-        stored = json.loads(record.read_text(encoding="utf-8")).get("key")
+        stored = read_json(record, "build record", ConfigError, hint=f"; remove {work} to start the build again")
+        stored = stored.get("key") if isinstance(stored, dict) else None
         if stored != key:
             raise ConfigError(f"build: {work} holds an unfinished build of other edits; remove it or build into "
                               "another folder")

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from kit._version import __version__
+from kit.data.files import read_csv
 from kit.data.unpaired import load_toy_images
 from kit.errors import ConfigError
+from kit.io import read_json
 from kit.types import PairedBenchmark
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "data_cards"
@@ -48,9 +50,11 @@ def card_values(folder: Path, bench: PairedBenchmark, repo_id: str, revision: st
     made = {}
     for name in ("build_config.json", "render_config.json"):
         if (folder / name).is_file():
-            made = json.loads((folder / name).read_text(encoding="utf-8"))
+            made = read_json(folder / name, "benchmark configuration")
+            if not isinstance(made, dict):
+                raise ConfigError(f"{folder / name}: a benchmark configuration must be a JSON object")
     score = extra["verification_score"] if "verification_score" in extra else None
-    unpaired = pd.read_csv(folder / "unpaired.csv") if (folder / "unpaired.csv").is_file() else None
+    unpaired = read_csv(folder / "unpaired.csv", "image list")[0] if (folder / "unpaired.csv").is_file() else None
     settings = made.get("config", made)
     return {
         "repo_id": repo_id,
@@ -115,7 +119,7 @@ def write_viewer_parquet(folder: Path, bench: PairedBenchmark, out: Path) -> lis
     for a toy benchmark, ``out/data/unpaired-{train,val,test}.parquet``; return the files written."""
     from datasets import Dataset, Features, Image, Sequence, Value
 
-    meta = pd.read_csv(folder / "metadata.csv", dtype=str, keep_default_na=False)
+    meta = read_csv(folder / "metadata.csv", "metadata")[0]
     cols = {c: meta[c].tolist() for c in meta.columns if c not in ("orig_image", "syn_image")}
     feats = {c: Value("string") for c in cols}
     for c in cols:

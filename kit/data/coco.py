@@ -5,7 +5,6 @@ Expected under ``folder``: ``annotations/instances_<split>2017.json`` and the im
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from kit.data.layout import inside
 from kit.errors import ConfigError, DataError
+from kit.io import read_json
 from kit.types import ConceptTable
 
 SPLITS = ("train", "val")
@@ -24,14 +24,46 @@ def _read(folder: Path, split: str) -> tuple[dict, Path]:
     path = folder / "annotations" / f"instances_{split}2017.json"
     if not path.is_file():
         raise DataError(f"{path}: annotation file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, "COCO annotation file", unique_keys=False)
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: a COCO annotation file holds one object, got {type(data).__name__}")
     for key in ("images", "annotations", "categories"):
         if key not in data:
             raise DataError(f"{path}: no {key!r} entry")
+        if not isinstance(data[key], list):
+            raise DataError(f"{path}: {key!r} must be a list, got {type(data[key]).__name__}")
     return data, path
+
+
+def _field(path: Path, entries: list, section: str, keys: tuple[str, ...], kinds: tuple) -> list[list]:
+    """``[values of keys[0], values of keys[1], …]`` of every entry of ``section``; an entry that is not an
+    object, lacks a key or holds a value of another kind raises a DataError naming the file and the entry."""
+    out: list[list] = [[] for _ in keys]
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise DataError(f"{path}: {section}[{i}] must be an object, got {type(entry).__name__}")
+        for j, (key, kind) in enumerate(zip(keys, kinds)):
+            v = entry.get(key, _MISSING)
+            if v is _MISSING:
+                ident = f" (id {entry['id']!r})" if "id" in entry else ""
+                raise DataError(f"{path}: {section}[{i}]{ident} lacks the key {key!r}")
+            if not isinstance(v, kind) or isinstance(v, bool):
+                ident = f" (id {entry['id']!r})" if "id" in entry and key != "id" else ""
+                want = "an integer" if kind is int else "a number" if kind == (int, float) else "a string"
+                raise DataError(f"{path}: {section}[{i}]{ident}: {key!r} must be {want}, got {v!r:.40}")
+            out[j].append(v)
+    return out
+
+
+_MISSING = object()
+
+
+def _unique(path: Path, section: str, what: str, values: list) -> None:
+    seen: dict = {}
+    for i, v in enumerate(values):
+        if v in seen:
+            raise DataError(f"{path}: {section}[{i}] repeats the {what} {v!r} of {section}[{seen[v]}]")
+        seen[v] = i
 
 
 def coco_instances(folder: str | os.PathLike, split: str) -> tuple[ConceptTable, np.ndarray, np.ndarray]:
@@ -39,17 +71,33 @@ def coco_instances(folder: str | os.PathLike, split: str) -> tuple[ConceptTable,
     per image (what :func:`kit.data.build.choose_removals` needs)."""
     root = Path(folder)
     data, path = _read(root, split)
-    cats = sorted(data["categories"], key=lambda c: c["id"])
-    names = [c["name"] for c in cats]
-    cat_ids = np.array([c["id"] for c in cats])
-    images = sorted(data["images"], key=lambda im: im["id"])
-    ids = np.array([im["id"] for im in images])
+    cat_id, cat_name = _field(path, data["categories"], "categories", ("id", "name"), (int, str))
+    _unique(path, "categories", "id", cat_id)
+    _unique(path, "categories", "name", cat_name)
+    corder = np.argsort(np.asarray(cat_id, dtype=np.int64), kind="stable")
+    names = [cat_name[i] for i in corder]
+    cat_ids = np.asarray(cat_id, dtype=np.int64)[corder]
+    im_id, im_file = _field(path, data["images"], "images", ("id", "file_name"), (int, str))
+    _unique(path, "images", "id", im_id)
+    iorder = np.argsort(np.asarray(im_id, dtype=np.int64), kind="stable")
+    ids = np.asarray(im_id, dtype=np.int64)[iorder]
+    files = [im_file[i] for i in iorder]
     if not len(ids):
         raise DataError(f"{path}: no image")
+    if not len(cat_ids):
+        raise DataError(f"{path}: no category")
     ann = data["annotations"]
-    a_img = np.array([a["image_id"] for a in ann], dtype=np.int64)
-    a_cat = np.array([a["category_id"] for a in ann], dtype=np.int64)
-    a_area = np.array([a.get("area", 0.0) for a in ann], dtype=np.float64)
+    a_img, a_cat = _field(path, ann, "annotations", ("image_id", "category_id"), (int, int))
+    a_img = np.asarray(a_img, dtype=np.int64)
+    a_cat = np.asarray(a_cat, dtype=np.int64)
+    area = []
+    for i, a in enumerate(ann):
+        v = a.get("area", 0.0)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v) or v < 0:
+            raise DataError(f"{path}: annotations[{i}] (id {a.get('id', i)!r}): 'area' must be a finite number "
+                            f"≥ 0, got {v!r:.40}")
+        area.append(v)
+    a_area = np.asarray(area, dtype=np.float64)
 
     def index(values: np.ndarray, table: np.ndarray, what: str) -> np.ndarray:
         pos = np.minimum(np.searchsorted(table, values), len(table) - 1)
@@ -65,7 +113,7 @@ def coco_instances(folder: str | os.PathLike, split: str) -> tuple[ConceptTable,
     areas = np.zeros((len(ids), len(names)), dtype=np.float64)
     np.add.at(counts, (rows, cols), 1)
     np.add.at(areas, (rows, cols), a_area)
-    paths = inside(root / f"{split}2017", [im["file_name"] for im in images], lambda i: f"{path}: image id {ids[i]}")
+    paths = inside(root / f"{split}2017", files, lambda i: f"{path}: image id {ids[i]}")
     table = ConceptTable(names=names, Y=counts > 0, ids=ids, split=np.full(len(ids), split), images=paths)
     return table, counts, areas
 

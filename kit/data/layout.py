@@ -173,12 +173,15 @@ def write_names(path: str | os.PathLike, names: Sequence[str]) -> None:
 
 
 def read_names(path: str | os.PathLike) -> list[str]:
-    """Read ``"<1-based id> <name>"`` lines; ids must run 1, 2, … in order."""
+    """Read ``"<1-based id> <name>"`` lines; ids must run 1, 2, … in order and names be distinct."""
+    from kit.io import read_text
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    names = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    names: list[str] = []
+    first: dict[str, int] = {}
+    for n, line in enumerate(read_text(path, "concept name file").splitlines(), start=1):
         if not line.strip():
             continue
         head, _, name = line.strip().partition(" ")
@@ -186,6 +189,10 @@ def read_names(path: str | os.PathLike) -> list[str]:
             raise DataError(f"{path}, line {n}: expected '<id> <name>', got {line!r}")
         if int(head) != len(names) + 1:
             raise DataError(f"{path}, line {n}: id {head} out of order (expected {len(names) + 1})")
+        if name.strip() in first:
+            raise DataError(f"{path}, line {n}: the name {name.strip()!r} appears more than once "
+                            f"(first at line {first[name.strip()]})")
+        first[name.strip()] = n
         names.append(name.strip())
     if not names:
         raise DataError(f"{path}: no names")

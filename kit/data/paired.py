@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kit.data import hub
+from kit.data.files import read_csv
 from kit.data.layout import COCO_CATEGORIES, SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, inside, multi_hot, read_names
 from kit.errors import ConfigError, DataError
 from kit.types import PairedBenchmark, check_pairs
@@ -58,7 +59,7 @@ def _kind(columns: list[str], path: Path) -> str:
 
 def _ints(df: pd.DataFrame, col: str, where) -> np.ndarray:
     v = pd.to_numeric(df[col], errors="coerce")
-    bad = v.isna() | (v != v.round())
+    bad = v.isna() | ~np.isfinite(v.fillna(0)) | (v != v.round()) | (v.abs() >= 2**53)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"{where(i, col)}: {df[col].iloc[i]!r} is not an integer")
@@ -73,24 +74,21 @@ def read_paired_folder(
     path = root / "metadata.csv"
     if not path.is_file():
         raise DataError(f"{path}: metadata file not found")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the metadata is empty") from None
-    except pd.errors.ParserError as e:
-        raise DataError(f"{path}: unreadable CSV ({e})") from None
+    df, lines = read_csv(path, "metadata")
     kind = _kind(list(df.columns), path)
     if len(df) == 0:
         raise DataError(f"{path}: the metadata has no row")
     ids = df["pair_id"].to_numpy()
 
     def where(i: int, col: str) -> str:
-        return f"{path}: pair_id {ids[i]!r} (row {i}), column {col!r}"
+        return f"{path}, line {lines[i]}: pair_id {ids[i]!r} (row {i}), column {col!r}"
 
     dup = df["pair_id"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataError(f"{path}: pair_id {ids[i]!r} (row {i}) appears more than once")
+        j = int(np.flatnonzero((df["pair_id"] == ids[i]).to_numpy())[0])
+        raise DataError(f"{path}, line {lines[i]}: pair_id {ids[i]!r} (row {i}) appears more than once "
+                        f"(first at line {lines[j]})")
     if kind == "syncub":
         concepts = read_names(root / "attributes.txt")
         old_col, new_col, name_col, lists = (

@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-
+from kit.data.files import read_csv
 from kit.data.layout import UNPAIRED_COLUMNS, families, inside, multi_hot, read_names
 from kit.errors import DataError
 from kit.types import ConceptTable
@@ -28,10 +27,7 @@ def load_toy_images(folder: str | os.PathLike) -> ConceptTable:
     path = root / "unpaired.csv"
     if not path.is_file():
         raise DataError(f"{path}: not found; is {root} a benchmark rendered by the kit?")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty") from None
+    df, lines = read_csv(path, "image list")
     missing = [c for c in UNPAIRED_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing columns {missing}")
@@ -40,7 +36,7 @@ def load_toy_images(folder: str | os.PathLike) -> ConceptTable:
     names = concept_names(root)
 
     def where(col):
-        return lambda i: f"{path}: row {i}, column {col!r}"
+        return lambda i: f"{path}, line {lines[i]}: row {i}, column {col!r}"
 
     Y = multi_hot(df["labels"].to_numpy(), len(names), where("labels"))
     images = inside(root, df["image"].to_numpy(), where("image"))

@@ -7,17 +7,19 @@ weights) and ``train_state.json`` (step, early-stopping state, curves) so a run 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from kit._version import __version__
 from kit.errors import CheckpointError, KitError
-from kit.io import atomic_path
+from kit.io import atomic_path, read_json, read_text
 
 FORMAT = "kit.sae/1"
 
@@ -66,21 +68,24 @@ def save_sae(sae, path: str | os.PathLike, replace: bool = True) -> Path:
 def read_config(folder: Path) -> dict:
     """The parsed ``config.json`` of a checkpoint folder (CheckpointError when missing or malformed)."""
     f = folder / "config.json"
-    try:
-        doc = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{f}: not a readable SAE config ({e})") from None
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no SAE checkpoint folder here" + (" (it is a file)" if folder.exists() else ""))
+    doc = read_json(f, "SAE config", CheckpointError, hint=_AGAIN.format(folder=folder))
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or "config" not in doc:
         raise CheckpointError(f"{f}: not a kit SAE checkpoint (expected format {FORMAT!r})")
+    if not isinstance(doc["config"], dict) or not isinstance(doc.get("train_config", {}), dict):
+        raise CheckpointError(f"{f}: 'config' and 'train_config' must be JSON objects" + _AGAIN.format(folder=folder))
     return doc
+
+
+_AGAIN = "; delete {folder} and train (or save) the SAE again"
+# NaN marks a BatchTopK/Matryoshka threshold not yet learned; every other value must be finite
+NAN_ALLOWED = {"threshold"}
 
 
 def load_weights_into(module: torch.nn.Module, file: Path) -> None:
     """Load ``file`` (safetensors) into ``module``; every key and shape must match (CheckpointError)."""
-    try:
-        state = load_file(str(file))
-    except (OSError, SafetensorError) as e:
-        raise CheckpointError(f"{file}: cannot read the weights ({e})") from None
+    state = read_tensors(file, "SAE weights", hint=_AGAIN.format(folder=file.parent))
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unknown = sorted(set(state) - set(expected))
@@ -90,7 +95,26 @@ def load_weights_into(module: torch.nn.Module, file: Path) -> None:
         if tuple(v.shape) != tuple(expected[k].shape):
             raise CheckpointError(f"{file}: weight {k!r} has shape {tuple(v.shape)}, the config implies "
                                   f"{tuple(expected[k].shape)}")
+        if v.is_floating_point():
+            bad = torch.isinf(v) if k in NAN_ALLOWED else ~torch.isfinite(v)
+            if bool(bad.any()):
+                where = tuple(int(i) for i in torch.nonzero(bad)[0]) if v.ndim else ()
+                raise CheckpointError(f"{file}: weight {k!r} holds a non-finite value ({v[where].item()} at index "
+                                      f"{list(where)}); the SAE diverged or the file is damaged"
+                                      + _AGAIN.format(folder=file.parent))
     module.load_state_dict(state)
+
+
+def read_tensors(file: Path, what: str, hint: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor of the safetensors ``file``; a missing, truncated or damaged file raises one
+    CheckpointError naming it (``hint``: what to do about it)."""
+    if not file.is_file():
+        raise CheckpointError(f"{file}: the {what} file is missing{hint}")
+    try:
+        return load_file(str(file))
+    except (OSError, SafetensorError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{file}: cannot read the {what}, the file is truncated or damaged "
+                              f"({type(e).__name__}: {e}){hint}") from None
 
 
 def load(path: str | os.PathLike):
@@ -121,7 +145,34 @@ def load(path: str | os.PathLike):
             raise CheckpointError(f"{folder / 'config.json'}: invalid train_config ({e})") from None
     hist = folder / "history.csv"
     if hist.exists():
-        import pandas as pd
-
-        sae.history = pd.read_csv(hist)
+        sae.history = read_history(hist)
     return sae.eval()
+
+
+HISTORY_COLUMNS = ["step", "loss", "nmse", "aux", "penalty", "l0", "dead_fraction", "val_nmse", "val_loss"]
+
+
+def read_history(path: Path):
+    """The training curves ``history.csv`` as a DataFrame (numbers; an empty file — a checkpoint written before
+    the first logged step — gives no row). A damaged file raises one CheckpointError naming it."""
+    import pandas as pd
+
+    hint = f"; delete {path} to load the SAE without its training curves"
+    text = read_text(path, "training history", CheckpointError)
+    if not text.strip():
+        return pd.DataFrame({c: pd.Series([], dtype=float) for c in HISTORY_COLUMNS})
+    try:
+        df = pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        raise CheckpointError(f"{path}: a damaged training history ({str(e).strip()}){hint}") from None
+    if "step" not in df.columns:
+        raise CheckpointError(f"{path}: a training history needs a 'step' column, has {list(df.columns)}{hint}")
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            bad = pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()
+            if not bad.any():
+                df[c] = pd.to_numeric(df[c])
+                continue
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CheckpointError(f"{path}, line {i + 2}: column {c!r} holds {df[c].iloc[i]!r}, not a number{hint}")
+    return df

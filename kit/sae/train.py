@@ -19,12 +19,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from kit.arrays import resolve_device, to_numpy
 from kit.errors import CheckpointError, ConfigError, DataError
-from kit.io import atomic_path
+from kit.io import atomic_path, read_json
 from kit.sae import checkpoint as ckpt
 from kit.sae import losses, sparse
 from kit.sae.families import K_FAMILIES
@@ -284,7 +284,7 @@ class _Run:
         state = {"step": self.step, "norm": self.norm, "best_val": self.best_val, "bad_evals": self.bad_evals,
                  "stopped": self.stopped, "has_best": self.best_state is not None,
                  "param_groups": opt["param_groups"], "data": data, "rows": self.rows}
-        self.sae.history = pd.DataFrame(self.rows)
+        self.sae.history = pd.DataFrame(self.rows, columns=ckpt.HISTORY_COLUMNS)
         self.sae.train_config = self.cfg
         with atomic_path(folder) as tmp:
             tmp.mkdir()
@@ -300,30 +300,46 @@ class _Run:
         if diff:
             raise CheckpointError(f"{folder}: the checkpoint was trained with other settings ({diff}); "
                                   "use another checkpoint_dir")
-        try:
-            state = json.loads((folder / "train_state.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"{folder}: unreadable training state ({e})") from None
+        hint = f"; delete {folder} to train this SAE from the start"
+        state = read_json(folder / "train_state.json", "training state", CheckpointError, hint=hint)
+        keys = ("step", "norm", "best_val", "bad_evals", "stopped", "has_best", "param_groups", "data", "rows")
+        if not isinstance(state, dict) or any(k not in state for k in keys):
+            missing = [k for k in keys if k not in state] if isinstance(state, dict) else list(keys)
+            raise CheckpointError(f"{folder / 'train_state.json'}: not a complete training state (lacks {missing})"
+                                  f"{hint}")
         if state.get("data") != data:
             raise CheckpointError(f"{folder}: the checkpoint was trained on other data (fingerprint "
                                   f"{state.get('data')}, this X has {data}); use another checkpoint_dir")
         ckpt.load_weights_into(self.sae, folder / "weights.safetensors")
-        tensors = load_file(str(folder / "train_state.safetensors"))
-        opt_state: dict = {}
-        for key, v in tensors.items():
-            if key.startswith("opt."):
-                _, pid, name = key.split(".", 2)
-                opt_state.setdefault(int(pid), {})[name] = v
-        self.opt.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})  # moves to device
-        for p, st in self.opt.state.items():  # the saved states are contiguous; the fused step needs p's layout
-            for key, v in st.items():
-                if v.shape == p.shape:
-                    st[key] = torch.empty_like(p).copy_(v)
-        self.dead_counter = tensors["dead_counter"].to(device)
-        if state["has_best"]:
-            self.best_state = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
-        self.step, self.norm, self.best_val = state["step"], state["norm"], state["best_val"]
-        self.bad_evals, self.stopped, self.rows = state["bad_evals"], state["stopped"], state["rows"]
+        tensors = ckpt.read_tensors(folder / "train_state.safetensors", "training state", hint=hint)
+        try:
+            opt_state: dict = {}
+            for key, v in tensors.items():
+                if key.startswith("opt."):
+                    _, pid, name = key.split(".", 2)
+                    opt_state.setdefault(int(pid), {})[name] = v
+            self.opt.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})  # moves to device
+            for p, st in self.opt.state.items():  # the saved states are contiguous; the fused step needs p's layout
+                for key, v in st.items():
+                    if v.shape == p.shape:
+                        st[key] = torch.empty_like(p).copy_(v)
+            self.dead_counter = tensors["dead_counter"].to(device)
+            if tuple(self.dead_counter.shape) != (self.cfg.dict_size,):
+                raise ValueError(f"dead_counter has shape {tuple(self.dead_counter.shape)}")
+            if state["has_best"]:
+                self.best_state = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+                if set(self.best_state) != set(self.sae.state_dict()):
+                    raise ValueError("the best weights are incomplete")
+            step = state["step"]
+            if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= self.total:
+                raise ValueError(f"step {step!r} is not within 0..{self.total}")
+            if not isinstance(state["rows"], list) or not all(isinstance(r, dict) for r in state["rows"]):
+                raise ValueError("the curves ('rows') are not a list of objects")
+            self.step, self.norm, self.best_val = step, float(state["norm"]), float(state["best_val"])
+            self.bad_evals, self.stopped, self.rows = int(state["bad_evals"]), bool(state["stopped"]), state["rows"]
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as e:
+            raise CheckpointError(f"{folder}: the training state does not fit this run "
+                                  f"({type(e).__name__}: {e}){hint}") from None
 
 
 def fingerprint(X: np.ndarray) -> str:
