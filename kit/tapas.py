@@ -43,13 +43,12 @@ import numpy as np
 
 from kit.arrays import as_bool_matrix, as_float_matrix, to_numpy
 from kit.errors import ConfigError, DataError
-from kit.results import ResultRow
 from kit.stats import bootstrap_indices, percentile_ci
 from kit.types import Matching, PairedBenchmark, check_pairs
 
 AGGREGATIONS = ("binary", "max_then_delta", "delta_then_max", "delta_then_mean")
 BREAKDOWNS = ("old", "new", "group", "kind", "transition")
-METRICS = ("tapascore", "tapascore_norm", "tapascore_macro", "tapas_add", "tapas_rem", "delta_stay")
+METRICS = ("tapascore", "tapascore_normalised", "tapascore_macro", "tapas_add", "tapas_rem", "delta_stay")
 _FILL = np.finfo(np.float64).min  # stands for "no latent": the max of an empty set, cancels in differences
 _CHUNK = 1 << 22  # latents gathered at once in the Δ_stay pass ([entries, K] blocks)
 
@@ -112,7 +111,7 @@ class TapasResult:
 
     def values(self) -> dict[str, float]:
         """Metric name → value, for the names in :data:`METRICS` (Δ_stay only when measured)."""
-        out = {"tapascore": self.score, "tapascore_norm": self.normalised, "tapascore_macro": self.macro,
+        out = {"tapascore": self.score, "tapascore_normalised": self.normalised, "tapascore_macro": self.macro,
                "tapas_add": self.add, "tapas_rem": self.rem}
         if self.delta_stay is not None:
             out["delta_stay"] = self.delta_stay
@@ -145,18 +144,6 @@ class TapasResult:
         if "delta_stay" in t:
             table["delta_stay"] = _group_means(t["delta_stay"].to_numpy(), codes, g)
         return table.sort_values(["score", by], ascending=[False, True], kind="stable").reset_index(drop=True)
-
-    def to_rows(self, dataset: str, encoder: str, sae: str, dict_size: int, k: int | None = None,
-                seed: int | None = None, **extra) -> list[ResultRow]:
-        """One :class:`kit.results.ResultRow` per metric. ``k`` and ``seed`` are the results table's
-        columns (the SAE's sparsity and seed); the coalition budget, aggregation and pair count go into
-        ``extra`` as ``budget``, ``aggregation`` and ``n_pairs``."""
-        extra = {"budget": self.config.k, "aggregation": self.config.aggregation, "n_pairs": self.n_pairs,
-                 **extra}
-        return [ResultRow(dataset=dataset, encoder=encoder, sae=sae, dict_size=dict_size, k=k, seed=seed,
-                          metric=name, value=float(v), ci_low=self.cis[name][0], ci_high=self.cis[name][1],
-                          extra=dict(extra))
-                for name, v in self.values().items()]
 
 
 def tapascore(Z_orig, Z_edit, old, new, matching: Matching, k: int = 3, labels_orig=None, *,
@@ -194,7 +181,7 @@ def tapascore(Z_orig, Z_edit, old, new, matching: Matching, k: int = 3, labels_o
     edited, old_codes = np.unique(old, return_inverse=True)
     old_n = len(edited)
     counts = resample_counts(p, cfg.n_boot, cfg.seed)
-    columns = {"tapascore": score, "tapascore_norm": norm, "tapas_add": add, "tapas_rem": rem}
+    columns = {"tapascore": score, "tapascore_normalised": norm, "tapas_add": add, "tapas_rem": rem}
     if stay is not None:
         columns["delta_stay"] = stay
     samples = _boot_means(columns, counts)

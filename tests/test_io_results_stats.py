@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from kit.errors import DataError
+from kit.errors import ConfigError, DataError
 from kit.io import atomic_path, write_text
-from kit.results import ResultRow, load_results, save_results
+from kit.results import COLUMNS, ResultRow, load_results, save_results
 from kit.stats import bootstrap_ci, bootstrap_mean_ci
 
 
@@ -36,19 +36,25 @@ def test_atomic_folder_replaces_whole(tmp_path):
 
 
 def test_results_roundtrip_with_config(tmp_path):
-    rows = [ResultRow("toy", "toy", "topk", 256, 32, 0, "matchscore", 0.5, 0.4, 0.6, extra={"beta": 0.5}),
-            ResultRow("toy", "toy", "topk", 256, 32, 0, "tapascore", np.float32(0.25))]
+    rows = [ResultRow("toy", "toy", "topk-D256", "match_score", 0.5, family="topk", dict_size=256, sparsity=32,
+                      criterion="fbmp_b0.5", budget=3, ci_low=0.4, ci_high=0.6, seed=0, extra={"world": "w1"}),
+            ResultRow("toy", "toy", "topk-D256", "tapascore", np.float32(0.25))]
     path = save_results(tmp_path / "r.json", rows, {"seed": 0, "sizes": (128, 256)})
     df, config = load_results(path)
     assert config == {"seed": 0, "sizes": [128, 256]}
-    assert list(df.metric) == ["matchscore", "tapascore"] and df.beta.iloc[0] == 0.5
+    assert list(df.metric) == ["match_score", "tapascore"] and df.world.iloc[0] == "w1"
+    assert list(df.columns[:15]) == list(COLUMNS) and df.criterion.iloc[0] == "fbmp_b0.5"
     assert math.isnan(df.ci_low.iloc[1])
     assert "kit_version" in json.loads(path.read_text())
 
 
 def test_results_reject_bad_rows(tmp_path):
     with pytest.raises(DataError, match="clash"):
-        ResultRow("d", "e", "s", 1, 1, 0, "m", 1.0, extra={"value": 2})
+        ResultRow("d", "e", "s", "mse", 1.0, extra={"value": 2})
+    with pytest.raises(DataError, match="unknown metric"):
+        ResultRow("d", "e", "s", "matchscore", 1.0)
+    with pytest.raises(ConfigError, match="criterion"):
+        ResultRow("d", "e", "s", "match_score", 1.0, criterion="FBMP F0.5")
     with pytest.raises(DataError, match="lacks"):
         save_results(tmp_path / "r.json", [{"metric": "m"}], {})
     (tmp_path / "bad.json").write_text("{")

@@ -289,18 +289,6 @@ def test_delta_match_score_against_untrained_and_random_projection():
         km.delta_match_score(w.Y, good, "random_projection")
 
 
-def test_score_rows_and_config():
-    w = make_world(n_samples=500, seed=0)
-    m = km.match(w.Y, w.codes, km.MatchingConfig())
-    rows = km.score_rows(m, dataset="planted", encoder="none", sae="truth", dict_size=w.codes.shape[1],
-                         n_boot=50)
-    assert len(rows) == 8 and {r.k for r in rows} == {1, 3, 5, 10}
-    assert all(r.ci_low <= r.value <= r.ci_high for r in rows)
-    assert {r.extra["average"] for r in rows} == {"macro", "support"}
-    with pytest.raises(ConfigError, match="method"):
-        km.MatchingConfig(method="greedy")
-
-
 # ---------------------------------------------------------------- bad input
 
 
@@ -343,15 +331,3 @@ def test_binarize_threshold_and_torch():
     assert km.binarize(Z, threshold=0.5).sum() == 1
 
 
-def test_config_held_out_matches_held_out_function():
-    w = make_world(n_samples=600, seed=8)
-    half = np.arange(600) < 300
-    cfg = km.MatchingConfig(held_out=True)
-    m = km.match(w.Y, w.codes, cfg, select=half, evaluate=~half)
-    ref = km.held_out(w.Y, km.binarize(w.codes), half, ~half)
-    assert m.coalitions == ref.coalitions
-    np.testing.assert_array_equal(m.rec_f1, ref.rec_f1)
-    with pytest.raises(ConfigError, match="select"):
-        km.match(w.Y, w.codes, cfg)
-    with pytest.raises(ConfigError, match="binary methods"):
-        km.MatchingConfig(method="nnomp", held_out=True)

@@ -390,16 +390,15 @@ def test_steerability_planted(w, saes):
         M.steerability(w.X, saes["good"][0], lambda t: np.ones((2, 3)), names)
 
 
-# ---------------------------------------------------------------- rows
+# ---------------------------------------------------------------- headline and units
 
 
-def test_to_rows(w, saes):
-    r = M.cknna(w.X, saes["good"][1])
-    rows = r.to_rows(dataset="planted", encoder="none", sae="perfect", dict_size=24, k=24, seed=3)
-    assert [x.metric for x in rows] == ["cknna"] and rows[0].value == r.value
-    rows = M.sparse_probing(saes["good"][1], w.Y).to_rows(split="test")
-    assert {x.metric for x in rows} == {"sparse_probing_k1", "sparse_probing_k2", "sparse_probing_k5"}
-    assert rows[0].as_dict()["split"] == "test"
+def test_headline_is_the_mean_of_the_units(w, saes):
+    for r in (M.proxies(w.X, saes["good"][0]), M.fms(saes["good"][1], w.Y, M.FMSConfig(n_global=2)),
+              M.sparse_probing(saes["good"][1], w.Y)):
+        units, head = r.units(), r.headline()
+        for name, u in units.items():
+            assert head[name] == pytest.approx(np.nanmean(u)), name
 
 
 @given(st.integers(1, 30), st.integers(1, 12), st.integers(1, 4),

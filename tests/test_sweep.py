@@ -21,7 +21,7 @@ from kit.results import ResultRow, save_results
 if x == 3 and not Path(flag).exists():
     Path(flag).touch()
     raise RuntimeError("first attempt fails")
-save_results(Path(out_dir) / "r.json", [ResultRow("d", "e", "s", 8, None, seed, "square", float(x * x))], {"x": x})
+save_results(Path(out_dir) / "r.json", [ResultRow("d", "e", "s", "mse", float(x * x), dict_size=8, seed=seed)], {"x": x})
 '''
 
 

@@ -263,20 +263,20 @@ def test_breakdown_tables(world, truth):
         bare.breakdown("group")
 
 
-def test_to_rows_and_results_file(world, truth, tmp_path):
+def test_values_and_results_file(world, truth, tmp_path):
     pairs = make_pairs(world, 100, kind="swap", seed=11)
     r = score_pairs(pairs, truth)
-    rows = r.to_rows("planted", "toy", "topk", 64, k=8, seed=0)
-    assert [row.metric for row in rows] == ["tapascore", "tapascore_norm", "tapascore_macro", "tapas_add",
-                                            "tapas_rem", "delta_stay"]
-    assert rows[0].value == 2.0 and rows[0].extra["budget"] == 3 and rows[0].extra["n_pairs"] == 100
+    assert list(r.values()) == ["tapascore", "tapascore_normalised", "tapascore_macro", "tapas_add", "tapas_rem",
+                                "delta_stay"]
+    assert r.values()["tapascore"] == 2.0 and set(r.cis) == set(r.values())
+    rows = [{"metric": m, "value": v, "ci_low": r.cis[m][0], "ci_high": r.cis[m][1]} for m, v in r.values().items()]
     path = save_results(tmp_path / "tapas.json", rows, r.config)
     df, config = load_results(path)
     assert config["aggregation"] == "binary" and config["k"] == 3
     assert df.set_index("metric").loc["tapascore", "value"] == 2.0
     no_labels = tapascore(pairs.codes_orig, pairs.codes_edit, pairs.old, pairs.new, truth, n_boot=10)
     assert no_labels.delta_stay is None and "delta_stay" not in no_labels.pairs
-    assert "delta_stay" not in {row.metric for row in no_labels.to_rows("d", "e", "s", 1)}
+    assert "delta_stay" not in no_labels.values()
 
 
 def test_plot_breakdown(world, truth):

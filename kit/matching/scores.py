@@ -1,4 +1,4 @@
-"""MATCHScore and what is built on it: budgets, held-out scoring, bootstrap intervals, ΔMATCHScore, tables.
+"""MATCHScore and what is built on it: budgets, held-out scoring, bootstrap intervals, ΔMATCHScore.
 
 MATCHScore(k) is the mean over concepts of the F1 of each concept's coalition cut to budget k
 (:meth:`kit.types.Matching.budget_lengths`). For FBMP curves (monotone, padded) this is ``mean rec_f1[:, k−1]``.
@@ -7,13 +7,12 @@ MATCHScore(k) is the mean over concepts of the F1 of each concept's coalition cu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from kit.errors import ConfigError, DataError
 from kit.matching._binary import as_firing, as_labels, check_codes
-from kit.results import ResultRow
 from kit.stats import bootstrap_ci, bootstrap_mean_ci
 from kit.types import Matching
 
@@ -240,26 +239,3 @@ def delta_match_score(Y: Any, trained: Any, baseline: Any, *, k: int = 3, method
     b = match_score(m_base, k, average)
     return DeltaMatchScore(trained=a, baseline=b, delta=a - b, k=k, baseline_name=name,
                            trained_matching=m_trained, baseline_matching=m_base)
-
-
-def score_rows(matching: Matching, *, dataset: str, encoder: str, sae: str, dict_size: int,
-               seed: int | None = None, ks: Iterable[int] = (1, 3, 5, 10), averages: Iterable[str] = AVERAGES,
-               n_boot: int = 1000, alpha: float = 0.05, ci_seed: int = 0) -> list[ResultRow]:
-    """Result rows ``matchscore`` for each budget and average, with bootstrap CIs over concepts.
-
-    Extra columns: method, average, β (when the method has one), held_out.
-    """
-    extra = {"method": matching.method, "held_out": bool(matching.params.get("held_out", False))}
-    if "beta" in matching.params:
-        extra["beta"] = matching.params["beta"]
-    rows = []
-    for average in averages:
-        for k in ks:
-            value = match_score(matching, k, average)
-            lo, hi = (match_score_ci(matching, k, "concepts", average=average, n_boot=n_boot, alpha=alpha,
-                                     seed=ci_seed) if n_boot else (np.nan, np.nan))
-            rows.append(ResultRow(dataset=dataset, encoder=encoder, sae=sae, dict_size=int(dict_size), k=int(k),
-                                  seed=seed, metric="matchscore", value=value, ci_low=lo, ci_high=hi,
-                                  extra={**extra, "average": average}))
-    return rows
-

@@ -1,7 +1,8 @@
-"""Baseline metrics of SAE interpretability, one function per metric, and the sanity check.
+"""Baseline metrics of SAE interpretability, one function per metric.
 
 Each metric is ``metric(..., config=None) -> result``; the config is a frozen dataclass whose defaults are
-its source's settings, and every result has ``to_rows(...)`` giving :class:`kit.results.ResultRow` rows.
+its source's settings, and every result has ``headline()`` and ``units()`` (the per-unit values whose mean is
+the headline). :func:`kit.evaluate.evaluate` runs them on an SAE and its baselines and gives the rows.
 Arrays: embeddings ``X: float[N, d]``, codes ``Z: float[N, D]``, labels ``Y: bool[N, C]``; an SAE follows
 the kit's protocol (``encode``, ``decode``, ``W_dec: [D, d]``, ``b_dec``).
 """
@@ -12,7 +13,6 @@ from kit.metrics.erasure import ErasureConfig, SCRResult, TPPResult, choose_scr_
 from kit.metrics.fms import FMSConfig, FMSResult, fms
 from kit.metrics.monosemanticity import MSConfig, MSResult, monosemanticity
 from kit.metrics.proxies import ProxiesConfig, ProxiesResult, proxies
-from kit.metrics.sanity import Pairs, SanityConfig, sanity_check, sanity_figure
 from kit.metrics.sparse_probing import SparseProbingConfig, SparseProbingResult, sparse_probing
 from kit.metrics.steerability import SteerabilityConfig, SteerabilityResult, steerability
 
@@ -23,7 +23,6 @@ __all__ = [
     "FMSConfig", "FMSResult", "fms",
     "MSConfig", "MSResult", "monosemanticity",
     "ProxiesConfig", "ProxiesResult", "proxies",
-    "Pairs", "SanityConfig", "sanity_check", "sanity_figure",
     "SparseProbingConfig", "SparseProbingResult", "sparse_probing",
     "SteerabilityConfig", "SteerabilityResult", "steerability",
 ]

@@ -9,7 +9,6 @@ import numpy as np
 
 from kit.arrays import as_bool_matrix, as_float_matrix, resolve_device
 from kit.errors import ConfigError, DataError
-from kit.results import ResultRow
 
 
 def check_rows(**arrays: np.ndarray) -> int:
@@ -103,18 +102,9 @@ def nanmean(a: np.ndarray) -> float:
 
 
 class ResultMixin:
-    """``to_rows`` for metric results: one :class:`ResultRow` per headline number.
-
-    A result defines ``headline() -> {metric: value}`` and ``units() -> {metric: float[U]}``
+    """What every metric result offers: ``headline() -> {metric: value}`` and ``units() -> {metric: float[U]}``
     (the per-unit values — samples, latents, concepts — whose mean is the headline, for bootstraps).
-    """
+    Rows in the results vocabulary come from :func:`kit.evaluate.evaluate`, which calls the metrics."""
 
     def headline(self) -> dict[str, float]:  # pragma: no cover - each result overrides it
         raise NotImplementedError
-
-    def to_rows(self, dataset: str = "", encoder: str = "", sae: str = "", dict_size: int = 0,
-                k: int | None = None, seed: int | None = None, **extra: Any) -> list[ResultRow]:
-        """The headline numbers as tidy rows; ``extra`` keys become further columns."""
-        return [ResultRow(dataset=dataset, encoder=encoder, sae=sae, dict_size=dict_size, k=k, seed=seed,
-                          metric=name, value=float(value), extra=dict(extra))
-                for name, value in self.headline().items()]
