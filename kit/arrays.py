@@ -57,6 +57,36 @@ def as_float_matrix(name: str, x: Any, dtype=np.float32) -> np.ndarray:
     return a
 
 
+def check_matrix(name: str, x: Any, width: int | None = None, width_of: str = "", chunk: int = 4096) -> np.ndarray:
+    """Check that ``x`` is a 2-D array of real numbers (or booleans) without NaN or inf, with ``width`` columns
+    when given (``width_of`` says whose width it is, for the message); return it as numpy, not copied.
+
+    The finiteness scan runs over blocks of ``chunk`` rows, so a large float32 matrix is never copied whole.
+    """
+    a = to_numpy(x)
+    if a.ndim != 2:
+        raise DataError(f"{name} must be 2-D [samples, features], got shape {a.shape}")
+    if a.dtype != bool and (not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a)):
+        raise DataError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    if width is not None and a.shape[1] != width:
+        raise DataError(f"{name} has {a.shape[1]} columns (shape {a.shape}), expected {width}"
+                        + (f" ({width_of})" if width_of else ""))
+    if np.issubdtype(a.dtype, np.floating):
+        for r0 in range(0, a.shape[0], chunk):
+            bad = ~np.isfinite(a[r0:r0 + chunk])
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise DataError(f"{name} holds a non-finite value ({a[r0 + r, c]}) at row {r0 + r}, column {c}")
+    return a
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """``value`` as an int ≥ 1 (bools and non-integral numbers refused); ConfigError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be an integer ≥ 1, got {value!r}")
+    return int(value)
+
+
 def check_unique(name: str, values: Any) -> np.ndarray:
     """Check that ``values`` has no duplicate; return it as a 1-D array."""
     a = np.asarray(values)

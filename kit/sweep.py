@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.errors import ConfigError, KitError
-from kit.io import write_text
+from kit.errors import CheckpointError, ConfigError, KitError
+from kit.io import read_json, write_text
 
 GRID_KEYS = {"notebook", "parameters", "grid", "executor", "workers", "slurm", "description"}
 
@@ -122,7 +122,7 @@ def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "pyth
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     status_path = out / "status.json"
-    status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+    status = read_status(status_path) if status_path.exists() else {}
     todo = [c for c in grid_cells if status.get(c.id, {}).get("state") != "done"]
     log(f"[kit] sweep {doc['notebook']}: {len(grid_cells)} cells, {len(grid_cells) - len(todo)} done, "
         f"{len(todo)} to run")
@@ -137,6 +137,20 @@ def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "pyth
     if failed:
         log(f"[kit] {len(failed)} cell(s) failed (see {status_path}); run the sweep again to retry them")
     return table
+
+
+def read_status(path: Path) -> dict:
+    """The sweep's ``status.json`` (cell id → {"state": "done" | "failed", ...}); a damaged one raises one
+    CheckpointError naming it and what to do."""
+    hint = (f"; delete {path} and run the sweep again (cells whose notebooks are up to date are not executed "
+            "again)")
+    status = read_json(path, "sweep status file", CheckpointError, hint=hint)
+    if not isinstance(status, dict):
+        raise CheckpointError(f"{path}: a sweep status file holds one JSON object, got {type(status).__name__}{hint}")
+    for cell, entry in status.items():
+        if not isinstance(entry, dict) or entry.get("state") not in ("done", "failed"):
+            raise CheckpointError(f"{path}: cell {cell!r} has no state 'done' or 'failed' ({entry!r:.60}){hint}")
+    return status
 
 
 def _results(args: list[tuple], doc: dict, out: Path):
@@ -206,7 +220,7 @@ def cmd_sweep(args) -> int:
         doc["workers"] = args.workers
     table = run_sweep(doc, root, out, cache, kernel=args.kernel)
     print(f"[kit] {len(table)} result rows in {out / 'results.csv'}")
-    status = json.loads((out / "status.json").read_text())
+    status = read_status(out / "status.json") if (out / "status.json").exists() else {}
     return 1 if any(s["state"] != "done" for s in status.values()) else 0
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from kit.errors import CheckpointError
-from kit.io import atomic_path, write_text
+from kit.io import atomic_path, read_json, write_text
 
 
 def cache_key(provenance: dict) -> str:
@@ -57,7 +57,16 @@ class CacheEntry:
 
     def missing(self) -> list[int]:
         """Shards not yet on disk (a shard folder exists only once complete)."""
-        return [s for s in range(self.n_shards) if not self.shard_path(s).is_dir()]
+        out = []
+        for s in range(self.n_shards):
+            path = self.shard_path(s)
+            if path.is_dir():
+                continue
+            if path.exists() or path.is_symlink():
+                raise CheckpointError(f"{path}: not a shard folder (a file or a broken link); delete it and run the "
+                                      "extraction again (only this shard is recomputed)")
+            out.append(s)
+        return out
 
     def write_shard(self, shard: int, X: np.ndarray) -> None:
         """Store X: float32[rows, d] as shard ``shard`` (atomically)."""
@@ -82,6 +91,7 @@ class CacheEntry:
     def load(self) -> np.ndarray:
         """All N rows, float32[N, d], read from the memory-mapped shards (all must be present)."""
         import datasets
+        import pyarrow as pa
 
         missing = self.missing()
         if missing:
@@ -89,15 +99,20 @@ class CacheEntry:
         parts = []
         for s in range(self.n_shards):
             path = self.shard_path(s)
+            again = "; delete it and run the extraction again (only this shard is recomputed)"
             try:
-                cols = datasets.load_from_disk(str(path)).with_format("numpy")[:]
-                rows, X = cols["row"], cols["embedding"]
-            except (OSError, ValueError, KeyError, FileNotFoundError) as e:
-                raise CheckpointError(f"{path}: not a readable embedding shard ({e})") from None
+                with _quiet_datasets():
+                    cols = datasets.load_from_disk(str(path)).with_format("numpy")[:]
+                rows, X = np.asarray(cols["row"]), np.asarray(cols["embedding"])
+            except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, pa.ArrowException) as e:
+                raise CheckpointError(f"{path}: not a readable embedding shard, damaged or incomplete "
+                                      f"({type(e).__name__}: {str(e)[:200]}){again}") from None
             want = self.rows(s)
             if X.shape != (len(want), self.dim) or not np.array_equal(rows, np.arange(want.start, want.stop)):
                 raise CheckpointError(f"{path}: shard holds rows {rows[:1]}…{rows[-1:]} of shape {X.shape}, "
-                                      f"expected rows {want.start}…{want.stop - 1} of dim {self.dim}")
+                                      f"expected rows {want.start}…{want.stop - 1} of dim {self.dim}{again}")
+            if not np.issubdtype(X.dtype, np.floating):
+                raise CheckpointError(f"{path}: shard holds {X.dtype} embeddings, not floats{again}")
             parts.append(np.asarray(X, dtype=np.float32))
         return np.concatenate(parts, axis=0)
 
@@ -139,11 +154,7 @@ def open_entry(cache_dir: str | os.PathLike, provenance: dict, n: int, dim: int,
     folder = entry_folder(cache_dir, provenance, n, dim, shard_size)
     record = folder / "provenance.json"
     if record.is_file():
-        try:
-            stored = json.loads(record.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"{record}: unreadable cache provenance ({e}); "
-                                  f"delete {folder} to recompute") from None
+        stored = read_json(record, "cache provenance", CheckpointError, hint=f"; delete {folder} to recompute")
         want = json.loads(json.dumps(full, sort_keys=True, default=str))
         if stored != want:
             keys = sorted(k for k in set(stored) | set(want) if stored.get(k) != want.get(k))

@@ -44,6 +44,13 @@ def nnomp(Y: Any, Z: Any, max_size: int = 20, *, tol: float = 1e-10, tie_tol: fl
     """
     if not isinstance(max_size, (int, np.integer)) or isinstance(max_size, bool) or max_size < 1:
         raise ConfigError(f"max_size must be an integer ≥ 1, got {max_size!r}")
+    for name, v in (("tol", tol), ("tie_tol", tie_tol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v < 0:
+            raise ConfigError(f"nnomp: {name} must be a finite number ≥ 0, got {v!r}")
+    if not (isinstance(sparse_density, (int, float, np.number)) and 0 <= sparse_density <= 1):
+        raise ConfigError(f"nnomp: sparse_density must lie in [0, 1], got {sparse_density!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ConfigError(f"nnomp: chunk must be an integer ≥ 1, got {chunk!r}")
     Z = check_codes("codes Z", Z)
     Y = as_labels(Y, Z.shape[0])
     n, d = Z.shape

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kit.arrays import resolve_device, to_numpy
+from kit.arrays import check_matrix, check_positive_int, resolve_device
 from kit.errors import ConfigError, DataError
 from kit.sae import families as fam
 
@@ -184,11 +184,11 @@ class SAE(nn.Module):
 
 def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: str, what: str) -> np.ndarray:
     """Apply ``fn(module, x)`` to ``X`` in chunks of ``batch_size`` rows; float32 numpy out."""
-    if batch_size < 1:
-        raise ConfigError(f"{what}: batch_size must be ≥ 1, got {batch_size}")
-    X = to_numpy(X)
-    if X.ndim != 2:
-        raise DataError(f"{what}: input must be 2-D, got shape {X.shape}")
+    check_positive_int(f"{what}: batch_size", batch_size)
+    D, d = (int(n) for n in module.W_dec.shape)
+    name, in_width, whose = ("X", d, f"the SAE's input width d={d}") if what == "encode_array" else (
+        "Z", D, f"the SAE's dictionary size D={D}")
+    X = check_matrix(f"{what}: {name}", X, in_width, whose)
     dev = resolve_device(device)
     param = next(module.parameters(), None)
     orig = param.device if param is not None else torch.device("cpu")
@@ -208,7 +208,8 @@ def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: 
 def encode_array(sae: nn.Module, X, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
     """Codes ``float32[N, D]`` of ``X: float[N, d]`` (numpy or tensor), computed in chunks.
 
-    Any module with ``encode`` and ``W_dec: [D, d]`` works (the kit's SAE protocol)."""
+    Any module with ``encode`` and ``W_dec: [D, d]`` works (the kit's SAE protocol). ``X`` must be finite: a NaN
+    or inf raises a DataError naming its row and column (it would otherwise spread into the codes)."""
     return _apply_array(sae, lambda m, xb: m.encode(xb), X, sae.W_dec.shape[0], batch_size, device, "encode_array")
 
 
