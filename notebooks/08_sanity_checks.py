@@ -48,7 +48,7 @@ k = 8
 epochs = 20
 budget = 3             # coalition budget of MATCHScore (FBMP) and TAPAScore
 n_boot = 1000          # bootstrap resamples
-reference_dir = "../book/reference"  # the paper's published numbers (paper_sanity_check.csv)
+reference_dir = ""     # the paper's published numbers (paper_sanity_check.csv); "" = the copy in the kit
 out_dir = ""           # when set, the table is written to out_dir/sanity_check.json
 
 # %%
@@ -60,10 +60,11 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown
 
-from kit.metrics import SanityConfig, sanity_check, sanity_figure
-from kit.metrics.sanity import Pairs
+from kit.evaluate import EvalConfig, build_baselines
 from kit.pipeline import PipelineConfig, prepare, train_cached
-from kit.sae import encode_array, random_codes, untrained
+from kit.reference import paper_dataset, paper_results
+from kit.sae import encode_array
+from kit.sanity import panel_name, sanity_check, sanity_figure
 
 if smoke:
     n_pairs, n_images, dict_size, epochs, n_boot = 120, 300, 64, 3, 200
@@ -83,10 +84,7 @@ X_train, _ = data.split("train")
 X_test, Y_test = data.split("test")
 [sae] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir,
                      epochs=epochs, progress=False)
-d = X_train.shape[1]
-saes = {"trained": sae,
-        "untrained": untrained(family, d, dict_size, k=k, seed=seed),
-        "random": random_codes(d, dict_size, k=k, seed=seed)}
+saes = {"trained": sae, **build_baselines(sae, seed=seed)}  # the baselines kit.evaluate builds for this SAE
 for name, model in saes.items():
     Z = encode_array(model, X_test)
     print(f"{name:9s} codes {Z.shape}, active per image {(Z > 0).sum(1).mean():.1f}, "
@@ -95,27 +93,28 @@ for name, model in saes.items():
 # %% [markdown]
 # ## Every metric, three times
 #
-# `kit.metrics.sanity_check` runs every metric on each SAE — the concept metrics on the *test* split's annotated
-# images, TAPAScore on the benchmark's pairs — and returns one row per metric and SAE with the value, its
-# bootstrap interval, the number of units it averages over, the verdict, and its direction ("reference higher"
-# or "reference lower" when the trained SAE is above or below both baselines, "mixed" when it separates between
-# them, "overlap" when it does not separate). MATCHScore comes twice, as in the paper: with FBMP
-# (`match_score`, at the coalition budget `budget`) and one-to-one (`match_score_one_to_one`: each concept's
-# single best latent by F1, budget 1).
+# `kit.sanity.sanity_check` evaluates the SAE and its two baselines with every metric (`kit.evaluate.evaluate`
+# with `metrics="all"`) — the concept metrics on the *test* split's annotated images, TAPAScore on the
+# benchmark's pairs — and adds to each row the verdict and its direction ("reference higher" or "reference lower"
+# when the trained SAE is above or below both baselines, "mixed" when it separates between them, "overlap" when
+# it does not separate). MATCHScore and TAPAScore come twice, as in the paper: with FBMP (`fbmp_b0.5`, at the
+# coalition budget `budget`) and one-to-one (`one_to_one`: each concept's single best latent by F1, budget 1).
 
 # %%
-pairs = Pairs.from_benchmark(data.pairs, data.X_orig, data.X_edit)
-sanity_config = SanityConfig(match_k=budget, tapas_k=budget, n_boot=n_boot, seed=seed, device=device)
-table = sanity_check(X_test, Y_test, pairs, saes, groups=data.concepts.groups, config=sanity_config)
-wide = table.pivot(index="metric", columns="sae", values="value")[list(saes)]
-wide[["verdict", "direction"]] = table.groupby("metric")[["verdict", "direction"]].first()
-wide.loc[list(dict.fromkeys(table.metric))].round(3)
+sanity_config = EvalConfig(metrics="all", criteria=("one_to_one", "fbmp_b0.5"), budget=budget, n_boot=n_boot,
+                           seed=seed, device=device)
+table = sanity_check(sae, data, sanity_config)
+table = table[table.metric != "delta_match_score"]  # a difference of two roles, not a score of each
+table["panel"] = [panel_name(m, c, b) for m, c, b in zip(table.metric, table.criterion, table.budget)]
+wide = table.pivot(index="panel", columns="role", values="value")[list(saes)]
+wide[["verdict", "direction"]] = table.groupby("panel")[["verdict", "direction"]].first()
+wide.loc[list(dict.fromkeys(table.panel))].round(3)
 
 # %% [markdown]
 # Each panel below is one metric: the three SAEs' values with their 95% intervals, titled with the verdict.
 
 # %%
-fig = sanity_figure(table)
+fig = sanity_figure(table.drop(columns="panel"))
 for ax in fig.axes:
     ax.tick_params(axis="x", rotation=30)
 fig.tight_layout()
@@ -129,16 +128,16 @@ fig.tight_layout()
 #
 # **Random codes and TAPAScore.** The kit's random codes are a hash of each row's bytes: they carry nothing about
 # what an image shows, an image and its edit (two different rows) receive independent codes, and a row receives
-# the same code however the arrays are batched. So it does not matter that `sanity_check` encodes the originals
-# and the edits in two separate calls — encoding them in one array gives the very same codes — and the random
-# baseline's TAPAScore is the score of codes that ignore the input:
+# the same code however the arrays are batched. So it does not matter whether the originals and the edits are
+# encoded in two calls or in one — the codes are the very same — and the random baseline's TAPAScore is the score
+# of codes that ignore the input:
 
 # %%
 rand = saes["random"]
 Z_apart = np.concatenate([encode_array(rand, data.X_orig.X), encode_array(rand, data.X_edit.X)])
 Z_joint = encode_array(rand, np.concatenate([data.X_orig.X, data.X_edit.X]))
 print("random codes identical in two calls and in one:", np.array_equal(Z_apart, Z_joint))
-tapas_rows = table[table.metric == "tapascore"].set_index("sae")
+tapas_rows = table[(table.metric == "tapascore") & (table.criterion == "fbmp_b0.5")].set_index("role")
 for name, r in tapas_rows.iterrows():
     print(f"TAPAScore {name:9s} {r.value:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]")
 
@@ -146,27 +145,27 @@ for name, r in tapas_rows.iterrows():
 # ## Beside the paper
 #
 # The paper's sanity check (CLIP ViT-L/14 embeddings, SAEs with 128–4096 latents and $k = 32$, trained SAEs
-# averaged over 4 families × 6 sizes) is published in `book/reference/paper_sanity_check.csv`. It has the
+# averaged over 4 families × 6 sizes) ships with the kit (`kit.reference.paper_results()`, from `kit/assets/reference/`). It has the
 # values, not the intervals, so we compare the **direction** of each difference: is the trained SAE above the
 # untrained one and above the random codes, in the paper and here?
 
 # %%
-reference = pd.read_csv(Path(reference_dir) / "paper_sanity_check.csv")
-paper_dataset = "COCO" if "coco" in benchmark.lower() else "CUB"
-ours_name = {"FMS": "fms", "MS": "ms", "CKNNA": "cknna", "MATCHScore F1 (k=1)": "match_score_one_to_one",
-             "MATCHScore FBMP (k=3)": "match_score", "TAPAScore FBMP F0.5 (k=3)": "tapascore"}
-paper = reference[reference.dataset == paper_dataset].set_index("metric")
+paper_name = paper_dataset(benchmark) or "CUB"
+paper = paper_results(reference_dir or None)
+paper = paper[(paper.dataset == paper_name) & (paper.family == "mean")]  # the sanity table's rows
+LABEL = {("fms", ""): "FMS", ("ms", ""): "MS", ("cknna", ""): "CKNNA", ("match_score", "one_to_one"): "MATCHScore one-to-one",
+         ("match_score", "fbmp_b0.5"): "MATCHScore FBMP", ("tapascore", "fbmp_b0.5"): "TAPAScore FBMP"}
 rows = []
-for metric, ours in ours_name.items():
-    if metric not in paper.index or ours not in wide.index:
+for (metric, criterion), label in LABEL.items():
+    p = paper[(paper.metric == metric) & (paper.criterion == criterion)].set_index("role").value
+    o = table[(table.metric == metric) & (table.criterion == criterion)].set_index("role")
+    if p.empty or o.empty:
         continue
-    p, o = paper.loc[metric], wide.loc[ours]
-    rows.append({"metric": metric,
-                 "paper trained": p.trained, "paper untrained": p.untrained, "paper random": p.random,
-                 "ours trained": o.trained, "ours untrained": o.untrained, "ours random": o.random,
+    rows.append({"metric": label,
+                 **{f"paper {r}": p[r] for r in saes}, **{f"ours {r}": o.value[r] for r in saes},
                  "paper: trained > both": bool(p.trained > max(p.untrained, p.random)),
-                 "ours: trained > both": bool(o.trained > max(o.untrained, o.random)),
-                 "ours: verdict": o.verdict, "ours: direction": o.direction})
+                 "ours: trained > both": bool(o.value.trained > max(o.value.untrained, o.value.random)),
+                 "ours: verdict": o.verdict.iloc[0], "ours: direction": o.direction.iloc[0]})
 comparison = pd.DataFrame(rows).set_index("metric")
 comparison.round(3)
 
@@ -178,7 +177,7 @@ grid = sns.catplot(data=long, x="sae", y="value", hue="source", col="metric", co
                    height=2.6, aspect=1.3, sharey=False, order=list(saes), linestyle="none", dodge=0.3)
 grid.set_titles("{col_name}", size=9)
 grid.set_axis_labels("", "value")
-grid.figure.suptitle(f"The paper ({paper_dataset}, CLIP ViT-L/14) and this run ({benchmark}, {encoder})", y=1.03);
+grid.figure.suptitle(f"The paper ({paper_name}, CLIP ViT-L/14) and this run ({benchmark}, {encoder})", y=1.03);
 
 # %% [markdown]
 # The numbers differ in scale — another encoder, another benchmark, another dictionary size and $k$ — so only the
@@ -207,8 +206,8 @@ for metric, row in comparison.iterrows():
     (agree if row["paper: trained > both"] == row["ours: trained > both"] else differ).append(line)
 
 notes = []
-if "TAPAScore FBMP F0.5 (k=3)" in comparison.index:
-    tap = comparison.loc["TAPAScore FBMP F0.5 (k=3)"]
+if "TAPAScore FBMP" in comparison.index:
+    tap = comparison.loc["TAPAScore FBMP"]
     if tap["ours: verdict"] != "separates":
         notes.append(
             f"**TAPAScore**, the paper's widest gap, does not separate the trained SAE ({tap['ours trained']:.3f}) "
@@ -238,12 +237,10 @@ Markdown("\n\n".join([f"{title}:\n\n" + "\n".join(f"- {line}" for line in lines)
 if out_dir:
     from kit.results import save_results
 
-    out_rows = [{**r, "dataset": benchmark, "encoder": encoder, "family": family, "dict_size": dict_size, "k": k,
-                 "seed": seed} for r in table.to_dict("records")]
-    path = save_results(Path(out_dir) / "sanity_check.json", out_rows,
+    path = save_results(Path(out_dir) / "sanity_check.json", table.drop(columns="panel").to_dict("records"),
                         {"pipeline": config, "sae": dict(family=family, dict_size=dict_size, k=k, seed=seed,
                                                          epochs=epochs),
-                         "sanity": sanity_config})
+                         "evaluate": sanity_config})
     print(f"wrote {path}")
 
 # %% [markdown]

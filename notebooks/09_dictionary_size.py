@@ -41,6 +41,7 @@ k = 8                  # active latents per image (the paper: 32 on 768-d CLIP e
 epochs = 20
 betas = [1.0, 0.5, 0.25]
 budget = 3
+held_out = False       # select coalitions on half of the test images and score them on the other half
 n_boot = 200
 
 # %%
@@ -49,9 +50,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from kit.pipeline import PipelineConfig, prepare, train_cached
-from kit.results import save_results
-from kit.sae import decode_array, encode_array
+from kit.evaluate import EvalConfig
+from kit.pipeline import PipelineConfig, prepare
+from kit.results import PAPER_METRICS, save_results
 from kit.studies import DISPLAY, StudyConfig, dictionary_size_study
 from IPython.display import Markdown
 
@@ -69,11 +70,16 @@ sns.set_theme(style="whitegrid")
 # %%
 data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
                               concepts_dir=concepts_dir or None, seed=seed, device=device), cache_dir)
-study = StudyConfig(families=tuple(families), sizes=tuple(sizes), seeds=tuple(seeds), k=k, betas=tuple(betas),
-                    budget=budget, train={"epochs": epochs}, n_boot=n_boot)
+evaluation = EvalConfig(criteria=("one_to_one",) + tuple(f"fbmp_b{b:g}" for b in betas), budget=budget,
+                        metrics=PAPER_METRICS + ("fvu",), baselines=("untrained",), held_out=held_out,
+                        n_boot=n_boot, seed=seed, device=device)
+study = StudyConfig(families=tuple(families), sizes=tuple(sizes), seeds=tuple(seeds), k=k,
+                    train={"epochs": epochs}, evaluation=evaluation)
 results = dictionary_size_study(data, study, cache_dir, progress=False)
-print(f"{results.sae.nunique()} families × {results.dict_size.nunique()} sizes × {results.seed.nunique()} seeds, "
-      f"{len(results)} result rows")
+results["SAE"] = results.family.map(DISPLAY)
+trained = results[results.role == "trained"]
+print(f"{results.family.nunique()} families × {results.dict_size.nunique()} sizes × {results.seed.nunique()} "
+      f"seeds, {len(results)} result rows")
 
 # %% [markdown]
 # ## Reconstruction
@@ -83,17 +89,11 @@ print(f"{results.sae.nunique()} families × {results.dict_size.nunique()} sizes 
 # steps, large dictionaries may not get there (more latents stay dead or undertrained) — the figure shows which.
 
 # %%
-X_train, _ = data.split("train")
-X_test, _ = data.split("test")
-grid = [dict(family=f, dict_size=s, k=k, seed=sd) for f in families for s in sizes for sd in seeds]
-saes = train_cached(X_train, grid, cache_dir, progress=False, epochs=epochs)
-centred = ((X_test - X_test.mean(0)) ** 2).sum()
-fvu = pd.DataFrame([{"sae": DISPLAY[g["family"]], "dict_size": g["dict_size"], "seed": g["seed"],
-                     "FVU": float(((X_test - decode_array(s, encode_array(s, X_test))) ** 2).sum() / centred)}
-                    for g, s in zip(grid, saes)])
-ax = sns.lineplot(data=fvu, x="dict_size", y="FVU", hue="sae", marker="o", errorbar=("pi", 100))
+fvu = trained[trained.metric == "fvu"]
+ax = sns.lineplot(data=fvu, x="dict_size", y="value", hue="SAE", marker="o", errorbar=("pi", 100))
 ax.set_xscale("log", base=2)
-ax.set_title("Reconstruction error (lower is better)")
+ax.set_ylabel("FVU")
+ax.set_title("Reconstruction error (lower is better)");
 
 # %% [markdown]
 # ## Interpretability
@@ -102,35 +102,39 @@ ax.set_title("Reconstruction error (lower is better)")
 # Lines are means over seeds; bands span the seeds.
 
 # %%
-main = results[results.criterion == f"FBMP F{0.5:g}"] if 0.5 in betas else results[results.criterion != "F1 (k=1)"]
+headline = "fbmp_b0.5" if 0.5 in betas else f"fbmp_b{betas[0]:g}"
+main = trained[trained.criterion == headline]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-for ax, metric, title in zip(axes, ["tapascore", "delta_matchscore"], ["TAPAScore", "ΔMATCHScore"]):
-    sns.lineplot(data=main[main.metric == metric], x="dict_size", y="value", hue="sae", marker="o",
+for ax, metric, title in zip(axes, ["tapascore", "delta_match_score"], ["TAPAScore", "ΔMATCHScore"]):
+    sns.lineplot(data=main[main.metric == metric], x="dict_size", y="value", hue="SAE", marker="o",
                  errorbar=("pi", 100), ax=ax)
     ax.set_xscale("log", base=2)
-    ax.set_title(f"{title} (FBMP F0.5, k={budget})")
+    ax.set_title(f"{title} ({headline}, k={budget})")
     ax.set_ylabel(title)
 plt.tight_layout()
 
 # %%
-by_size = (results[results.metric.isin(["tapascore", "delta_matchscore"])]
+by_size = (trained[trained.metric.isin(["tapascore", "delta_match_score"])]
            .groupby(["metric", "criterion", "dict_size"]).value.mean().unstack("dict_size").round(3))
 by_size
 
 # %% [markdown]
 # The table averages over families and seeds. Reading it row by row shows, for each criterion, where each
-# score peaks; compare the FBMP rows with the one-to-one row `F1 (k=1)`.
+# score peaks; compare the FBMP rows with the one-to-one row `one_to_one`.
 
 # %%
-peak = (results[results.metric == "tapascore"].groupby(["criterion", "dict_size"]).value.mean()
+peak = (trained[trained.metric == "tapascore"].groupby(["criterion", "dict_size"]).value.mean()
         .groupby("criterion").idxmax().map(lambda t: t[1]).rename("size with the best mean TAPAScore"))
-fvu_best = fvu.groupby("dict_size").FVU.mean().idxmin()
+fvu_best = fvu.groupby("dict_size").value.mean().idxmin()
 print(peak.to_string())
 print(f"size with the best mean reconstruction: {fvu_best}")
-f05 = results[(results.metric == "tapascore") & (results.criterion == "FBMP F0.5")].groupby("dict_size").value.mean()
-Markdown(f"With FBMP ($\\beta = 0.5$) the mean TAPAScore is highest at {f05.idxmax()} latents ({f05.max():.3f}) and "
-         f"{f05.loc[f05.index.max()]:.3f} at the largest size studied, {f05.index.max()}; the paper found its peak at "
-         "256 latents on CLIP ViT-L/14, at a much larger embedding and $k$.")
+f05 = trained[(trained.metric == "tapascore") & (trained.criterion == headline)].groupby("dict_size").value.mean()
+edge = f05.idxmax() in (f05.index.min(), f05.index.max())
+Markdown(f"With FBMP (`{headline}`) the mean TAPAScore is highest at {f05.idxmax()} latents ({f05.max():.3f}) and "
+         f"{f05.loc[f05.index.max()]:.3f} at the largest size studied, {f05.index.max()}"
+         + (" — the peak lies at the edge of the grid, so the grid does not show whether the score would rise "
+            "further beyond it" if edge else " — inside the grid")
+         + "; the paper found its peak at 256 latents on CLIP ViT-L/14, at a much larger embedding and $k$.")
 
 # %% [markdown]
 # ## One-to-one versus coalitions
@@ -139,7 +143,7 @@ Markdown(f"With FBMP ($\\beta = 0.5$) the mean TAPAScore is highest at {f05.idxm
 # SAEs split concepts. The difference per dictionary size:
 
 # %%
-pivot = (results[results.metric == "tapascore"].groupby(["dict_size", "criterion"]).value.mean().unstack())
+pivot = (trained[trained.metric == "tapascore"].groupby(["dict_size", "criterion"]).value.mean().unstack())
 ax = pivot.plot(marker="o", logx=True, figsize=(7, 4))
 ax.set_xscale("log", base=2)
 ax.set_ylabel("mean TAPAScore")
@@ -203,11 +207,13 @@ if out_dir:
 # removes that trend and leaves what training added.
 # ```
 #
-# **3.** Run the study with held-out matching (select coalitions on the validation split, score on the test
-# split; see chapter *Matching*). Which sizes lose most?
+# **3.** Run the study with held-out matching (`-p held_out=true`: coalitions are selected on a seeded half of the
+# test images and scored on the other half; see chapter *Matching*). Which sizes lose most?
 #
 # ```{admonition} Solution
 # :class: dropdown
-# The largest: with more latents, same-split selection can fit the noise of the evaluated images (a latent that
-# happens to fire on the right few test images), and held-out scoring removes that advantage.
+# Compare the `by_size` tables of both runs. Same-split selection can fit the noise of the evaluated images (a
+# latent that happens to fire on the right few images), and the more latents there are to choose from, the more
+# such chance fits exist, so the expectation is that the largest dictionaries lose most; whether the run shows
+# it, and whether the loss exceeds the seed-to-seed spread, is what the two tables say.
 # ```

@@ -25,7 +25,7 @@ smoke = False
 seed = 0
 cache_dir = ".cache"
 out_dir = ""
-reference_dir = "../book/reference"
+reference_dir = ""     # the paper's published numbers; "" = the copy that ships with the kit
 benchmark = "toy-syncub"
 encoder = "toy"
 concepts_dir = ""
@@ -47,22 +47,26 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
+from kit.evaluate import EvalConfig
+from kit.findings import HEADLINE, compare, findings
 from kit.pipeline import PipelineConfig, prepare
+from kit.reference import paper_dataset, paper_results
 from kit.results import save_results
-from kit.studies import StudyConfig, dictionary_size_study
+from kit.studies import DISPLAY, StudyConfig, dictionary_size_study
 
 if smoke:
     n_pairs, n_images, epochs, n_boot = 120, 300, 3, 100
     families, sizes, seeds = families[:2], [32, 64], [0]
 sns.set_theme(style="whitegrid")
-paper = pd.read_csv(Path(reference_dir) / "paper_clip_results.csv")
+paper = paper_results(reference_dir or None)
+paper = paper[paper.family != "mean"].assign(SAE=lambda t: t.family.map(DISPLAY))  # the per-family grid
 paper.head()
 
 # %% [markdown]
 # ## The paper's figures, from its published numbers
 
 # %%
-g = sns.relplot(data=paper[paper.criterion == "FBMP F0.5"], x="dict_size", y="value", hue="sae", col="metric",
+g = sns.relplot(data=paper[paper.criterion == HEADLINE], x="dict_size", y="value", hue="SAE", col="metric",
                 row="dataset", kind="line", marker="o", height=3, aspect=1.4, facet_kws={"sharey": False})
 for ax in g.axes.flat:
     ax.set_xscale("log", base=2)
@@ -77,45 +81,24 @@ g.figure.suptitle("Published: CLIP ViT-L/14, FBMP F0.5 (k = 3)", y=1.02)
 data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
                               concepts_dir=concepts_dir or None, seed=seed, device=device), cache_dir)
 study = StudyConfig(families=tuple(families), sizes=tuple(sizes), seeds=tuple(seeds), k=k,
-                    train={"epochs": epochs}, n_boot=n_boot)
-kit = dictionary_size_study(data, study, cache_dir, progress=False)
-kit_dataset = "CUB" if "cub" in benchmark.lower() else "COCO"
+                    train={"epochs": epochs},
+                    evaluation=EvalConfig(baselines=("untrained",), n_boot=n_boot, seed=seed, device=device))
+kit = dictionary_size_study(data, study, cache_dir, progress=False).assign(SAE=lambda t: t.family.map(DISPLAY))
+kit_dataset = paper_dataset(benchmark) or "CUB"
 
+
+# %% [markdown]
+# `kit.findings` turns a table of rows into the numbers the paper's claims rest on, and states each claim as a
+# test; the same function reads the published rows and the kit's.
 
 # %%
-def findings(df: pd.DataFrame) -> dict:
-    """The paper's findings as numbers, from a table with columns metric, criterion, sae, dict_size, value."""
-    tapas = df[df.metric == "tapascore"]
-    by_crit = tapas.groupby("criterion").value.mean()
-    f05 = tapas[tapas.criterion == "FBMP F0.5"].groupby("dict_size").value.mean()
-    delta = df[(df.metric == "delta_matchscore") & (df.criterion == "FBMP F0.5")].value
-    return {
-        "mean TAPAScore, FBMP F0.5": by_crit.get("FBMP F0.5"),
-        "mean TAPAScore, one-to-one": by_crit.get("F1 (k=1)"),
-        "size with the best mean TAPAScore (FBMP F0.5)": int(f05.idxmax()),
-        "largest size studied": int(f05.index.max()),
-        "best mean TAPAScore over sizes (FBMP F0.5)": f05.max(),
-        "mean TAPAScore at the largest size (FBMP F0.5)": f05.loc[f05.index.max()],
-        "mean ΔMATCHScore (FBMP F0.5)": delta.mean(),
-    }
-
-
 paper_f = findings(paper[paper.dataset == kit_dataset])
 kit_f = findings(kit)
 side = pd.DataFrame({f"paper (CLIP ViT-L/14, {kit_dataset})": paper_f, f"kit ({encoder}, {benchmark})": kit_f})
 side
 
 # %%
-checks = {
-    "FBMP (β = 0.5) coalitions score a higher TAPAScore than one-to-one matching":
-        lambda f: f["mean TAPAScore, FBMP F0.5"] > f["mean TAPAScore, one-to-one"],
-    "trained SAEs match concepts better than their untrained twins (ΔMATCHScore > 0)":
-        lambda f: f["mean ΔMATCHScore (FBMP F0.5)"] > 0,
-    "TAPAScore peaks below the largest dictionary and is lower at the largest":
-        lambda f: f["size with the best mean TAPAScore (FBMP F0.5)"] < f["largest size studied"],
-}
-verdicts = pd.DataFrame([{"finding": name, "paper": test(paper_f), "kit": test(kit_f)} for name, test in checks.items()])
-verdicts["agree"] = verdicts.paper == verdicts.kit
+verdicts = compare(paper_f, kit_f)
 verdicts
 
 # %%
@@ -135,9 +118,9 @@ display(Markdown(" ".join(text)))
 # %%
 both = pd.concat([
     paper[(paper.dataset == kit_dataset) & (paper.metric == "tapascore")].assign(source="paper"),
-    kit[kit.metric == "tapascore"].assign(source="kit"),
+    kit[(kit.metric == "tapascore") & (kit.role == "trained")].assign(source="kit"),
 ])
-g = sns.relplot(data=both[both.criterion.isin(["FBMP F0.5", "F1 (k=1)"])], x="dict_size", y="value", hue="sae",
+g = sns.relplot(data=both[both.criterion.isin([HEADLINE, "one_to_one"])], x="dict_size", y="value", hue="SAE",
                 style="criterion", col="source", kind="line", marker="o", height=3.4, aspect=1.3,
                 facet_kws={"sharex": False, "sharey": False}, errorbar=None)
 for ax in g.axes.flat:
@@ -146,10 +129,9 @@ g.figure.suptitle("TAPAScore: published (left) and this run (right)", y=1.03)
 
 # %%
 if out_dir:
-    save_results(Path(out_dir) / "reproduction.json",
-                 [{"metric": k_, "value": v, "source": "kit"} for k_, v in kit_f.items()]
-                 + [{"metric": k_, "value": v, "source": "paper"} for k_, v in paper_f.items()],
-                 {"study": study, "benchmark": benchmark, "encoder": encoder})
+    save_results(Path(out_dir) / "reproduction.json", kit.drop(columns="SAE").to_dict("records"),
+                 {"study": study, "benchmark": benchmark, "encoder": encoder,
+                  "findings": {"paper": paper_f, "kit": kit_f}, "checks": verdicts.to_dict("records")})
 
 # %% [markdown]
 # ## What differs by construction
@@ -157,7 +139,8 @@ if out_dir:
 # - **The untrained baseline.** The paper's code subtracts the MATCHScore of a dense random projection that fires
 #   on about half the images; the kit's default subtracts an untrained SAE of the same family and size with the
 #   same sparsification, which is the comparison the paper's text describes. `kit.matching.delta_match_score`
-#   offers both (`baseline="random_projection"`), so the published ΔMATCHScores can be recomputed.
+#   offers both (`baseline="random_projection"`), so the published ΔMATCHScores can be recomputed;
+#   `kit.evaluate.evaluate(sae, data, baselines={"untrained": …})` scores any baseline module in its place.
 # - **Matryoshka size.** The reference code builds about twice the stated number of latents; the kit's Matryoshka
 #   SAE has exactly `dict_size` latents.
 # - **Embedding the pairs.** The reference code re-runs the vision backbone for every pair; the kit embeds each
@@ -170,7 +153,7 @@ if out_dir:
 #
 # ```{admonition} Solution
 # :class: dropdown
-# `kit[kit.metric == "tapascore"].groupby(["criterion", "sae", "dict_size"]).value.agg(["mean", "std"])` gives
+# `kit[(kit.metric == "tapascore") & (kit.role == "trained")].groupby(["criterion", "family", "dict_size"]).value.agg(["mean", "std"])` gives
 # both. Where the spread across seeds is as large as the difference between neighbouring sizes, a one-seed peak is
 # not a finding.
 # ```
