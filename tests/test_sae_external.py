@@ -69,10 +69,10 @@ def test_from_tensors_topk_and_errors():
         S.from_tensors(*W, activation="topk", k=D + 1)
 
 
-def _write_saelens(folder, arch, W, threshold=None, k=None, apply_b_dec=True):
+def _write_saelens(folder, arch, W, threshold=None, k=None, apply_b_dec=True, **extra):
     folder.mkdir()
     cfg = {"d_in": d, "d_sae": D, "architecture": arch, "apply_b_dec_to_input": apply_b_dec,
-           "normalize_activations": "none", "dtype": "float32"}
+           "normalize_activations": "none", "dtype": "float32", **extra}
     if k is not None:
         cfg["k"] = k
     (folder / "cfg.json").write_text(json.dumps(cfg))
@@ -99,9 +99,12 @@ def test_from_saelens_folder_jumprelu_and_standard(tmp_path):
     _write_saelens(tmp_path / "bad", "jumprelu", W)  # no threshold
     with pytest.raises(CheckpointError, match="threshold"):
         S.from_saelens(tmp_path / "bad")
-    _write_saelens(tmp_path / "gated", "gated", W)
-    with pytest.raises(ConfigError, match="gated"):
+    _write_saelens(tmp_path / "gated", "gated", W)  # gated weights are b_gate, b_mag, r_mag, not b_enc
+    with pytest.raises(CheckpointError, match="b_gate"):
         S.from_saelens(tmp_path / "gated")
+    _write_saelens(tmp_path / "abs", "abstopk", W, k=3)
+    with pytest.raises(ConfigError, match="abstopk.*negative"):
+        S.from_saelens(tmp_path / "abs")
     with pytest.raises(CheckpointError, match="cfg.json"):
         S.from_saelens(tmp_path / "nowhere")
 
@@ -158,11 +161,13 @@ def test_from_saelens_log_threshold_and_batchtopk_threshold(tmp_path):
     obj = types.SimpleNamespace(W_enc=W[0], b_enc=W[1], W_dec=W[2], b_dec=W[3], log_threshold=th.log())
     _, x_ref = _reference(_x(), *W, "jumprelu", threshold=th)
     assert torch.allclose(S.from_saelens(obj)(_x()), x_ref, atol=1e-4)
-    _write_saelens(tmp_path / "b", "batchtopk", W, threshold=torch.tensor(0.3), k=4)
-    with pytest.warns(UserWarning, match="unit-norm"):
-        sae = S.from_saelens(tmp_path / "b")
+    # a batchtopk threshold under its pre-6 name; rows kept as given (no rescaling by decoder norm)
+    _write_saelens(tmp_path / "b", "batchtopk", W, threshold=torch.tensor(0.3), k=4,
+                   rescale_acts_by_decoder_norm=False)
+    sae = S.from_saelens(tmp_path / "b")
     _, x_ref = _reference(_x(), *W, "jumprelu", threshold=torch.full((D,), 0.3))
     assert sae.config.family == "batchtopk" and torch.allclose(sae(_x()), x_ref, atol=1e-4)
+    assert (sae.source["code_scale"] == 1).all()
     with pytest.raises(DataError, match="one number"):
         S.from_tensors(*_weights(unit=True), activation="batchtopk", k=4, threshold=th)
 

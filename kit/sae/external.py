@@ -1,28 +1,30 @@
-"""Bring your own SAE: SAELens checkpoints or objects, overcomplete modules, raw tensors.
+"""Bring your own SAE: raw tensors, SAELens checkpoints or objects, overcomplete modules.
 
-Neither ``sae_lens`` nor ``overcomplete`` needs to be installed: folders are read with safetensors and
-objects are used through the attributes they expose (duck typing). Decoder rows of imported SAEs are
-rescaled to unit norm with the inverse scale folded into the codes, which leaves reconstructions unchanged
-(exact for relu/jumprelu; TopK and BatchTopK keep their rows as given, see :func:`from_tensors`).
+No other library needs to be installed: folders are read with safetensors (see :mod:`kit.sae.formats`, which
+also holds :func:`~kit.sae.formats.load_any`) and objects are used through the attributes they expose
+(duck typing). Every SAE is mapped onto the kit's :class:`~kit.sae.model.SAE` where it can be exactly.
+Decoder rows are then rescaled to unit norm with the inverse scale folded into the codes, which leaves
+reconstructions unchanged (relu/jumprelu: kit codes = source codes × row norm, recorded as
+``source["code_scale"]``); TopK and BatchTopK keep their rows as given (rescaling them would change which
+latents are kept). Two wrappers speak the same protocol where the kit's SAE cannot: :class:`ExternalSAE`
+(codes from a wrapped module) and :class:`NormalizedSAE` (a per-sample input normalisation).
 """
 
 from __future__ import annotations
 
-import json
-import os
+import dataclasses
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
 from torch import nn
 
 from kit.arrays import to_numpy
-from kit.errors import CheckpointError, ConfigError, DataError
+from kit.errors import ConfigError, DataError, KitError
 from kit.sae.model import SAE, SAEConfig
 
-ACTIVATIONS = ("relu", "topk", "batchtopk", "jumprelu")
+ACTIVATIONS = ("relu", "topk", "batchtopk", "matryoshka", "jumprelu")
+_SHARED_THRESHOLD = ("batchtopk", "matryoshka")
 
 
 def _tensor(name: str, x, shape: tuple[int, ...]) -> torch.Tensor:
@@ -39,8 +41,17 @@ def from_tensors(W_enc, b_enc, W_dec, b_dec, activation: str = "relu", k: int | 
     """An SAE from raw weights: ``W_enc: [d, D]``, ``b_enc: [D]``, ``W_dec: [D, d]``, ``b_dec: [d]``.
 
     activation: ``relu``; ``topk`` (needs ``k``); ``jumprelu`` (needs ``threshold``: a scalar or ``[D]``);
-    ``batchtopk`` (needs ``k`` and its inference ``threshold``, a scalar). subtract_b_dec: whether the
-    encoder sees ``x − b_dec`` (SAELens' ``apply_b_dec_to_input``).
+    ``batchtopk`` or ``matryoshka`` (need ``k`` and their inference ``threshold``, a scalar). subtract_b_dec:
+    whether the encoder sees ``x − b_dec`` (SAELens' ``apply_b_dec_to_input``).
+    """
+    return assemble(W_enc, b_enc, W_dec, b_dec, activation, k, threshold, standardize, subtract_b_dec, warn=True)
+
+
+def assemble(W_enc, b_enc, W_dec, b_dec, activation: str, k: int | None = None, threshold=None,
+             standardize: bool = False, subtract_b_dec: bool = True, warn: bool = False) -> SAE:
+    """:func:`from_tensors`; ``warn=False`` stays quiet about non-unit TopK rows (readers record them instead).
+
+    The SAE carries ``source = {"code_scale": float32[D]}``: its codes are the source's codes times it.
     """
     if activation not in ACTIVATIONS:
         raise ConfigError(f"from_tensors: activation must be one of {ACTIVATIONS}, got {activation!r}")
@@ -50,9 +61,10 @@ def from_tensors(W_enc, b_enc, W_dec, b_dec, activation: str = "relu", k: int | 
     d, D = W_enc_np.shape
     W_enc, b_enc = _tensor("W_enc", W_enc, (d, D)), _tensor("b_enc", b_enc, (D,))
     W_dec, b_dec = _tensor("W_dec", W_dec, (D, d)), _tensor("b_dec", b_dec, (d,))
-    if activation in ("topk", "batchtopk") and k is None:
+    k_family = activation in ("topk",) + _SHARED_THRESHOLD
+    if k_family and k is None:
         raise ConfigError(f"from_tensors: activation={activation!r} needs k")
-    if activation in ("jumprelu", "batchtopk") and threshold is None:
+    if activation in ("jumprelu",) + _SHARED_THRESHOLD and threshold is None:
         raise ConfigError(f"from_tensors: activation={activation!r} needs threshold")
     config = SAEConfig(family=activation, d=d, dict_size=D, k=k if k is not None else 32,
                        standardize=standardize, subtract_b_dec=subtract_b_dec)
@@ -60,10 +72,10 @@ def from_tensors(W_enc, b_enc, W_dec, b_dec, activation: str = "relu", k: int | 
     norms = W_dec.norm(dim=1)
     if (norms == 0).any():
         raise DataError(f"from_tensors: decoder row {int(torch.nonzero(norms == 0)[0])} is zero")
-    if activation in ("topk", "batchtopk"):
-        if (norms - 1).abs().max() > 1e-3:
+    if k_family:
+        if warn and (norms - 1).abs().max() > 1e-3:
             warnings.warn(f"from_tensors: {activation} decoder rows are not unit-norm; kept as given (rescaling "
-                          "them would change which latents the top-k or the shared threshold keeps)", stacklevel=2)
+                          "them would change which latents the top-k or the shared threshold keeps)", stacklevel=3)
         norms = torch.ones_like(norms)
     with torch.no_grad():
         sae.W_enc.copy_(W_enc * norms)
@@ -75,92 +87,89 @@ def from_tensors(W_enc, b_enc, W_dec, b_dec, activation: str = "relu", k: int | 
             if (th < 0).any():
                 raise DataError("from_tensors: threshold must be ≥ 0")
             sae.log_threshold.copy_((th * norms).log())
-        elif activation == "batchtopk":
+        elif activation in _SHARED_THRESHOLD:
             th = np.asarray(to_numpy(threshold), dtype=np.float64)
             if th.size != 1:
-                raise DataError(f"from_tensors: a batchtopk threshold is one number, got shape {th.shape} "
+                raise DataError(f"from_tensors: a {activation} threshold is one number, got shape {th.shape} "
                                 "(per-latent thresholds: use activation='jumprelu')")
             th = float(th.reshape(-1)[0])
             if not th >= 0:
                 raise DataError(f"from_tensors: threshold must be ≥ 0, got {th}")
             sae.threshold.fill_(th)
+    sae.source = {"format": "tensors", "code_scale": norms.numpy().astype(np.float32)}
     return sae.eval()
 
 
-# ---- SAELens ---------------------------------------------------------------------------------------------
-
-_SAELENS_ARCH = {"standard": "relu", "relu": "relu", "topk": "topk", "jumprelu": "jumprelu",
-                 "batchtopk": "batchtopk"}
-
-
-def _saelens_settings(cfg: dict, where: str) -> dict:
-    """Activation, k and input handling from a SAELens config dict."""
-    arch = cfg.get("architecture") or cfg.get("activation_fn_str") or cfg.get("activation_fn") or "standard"
-    if arch not in _SAELENS_ARCH:
-        raise ConfigError(f"{where}: SAELens architecture {arch!r} is not supported (supported: "
-                          f"{sorted(_SAELENS_ARCH)})")
-    kwargs = cfg.get("activation_fn_kwargs") or {}
-    k = cfg.get("k", kwargs.get("k"))
-    norm = cfg.get("normalize_activations") or "none"
-    if norm not in ("none", "layer_norm"):
-        raise ConfigError(f"{where}: SAELens normalize_activations={norm!r} is not supported; fold the scaling "
-                          "into the weights and pass them to from_tensors")
-    return {"activation": _SAELENS_ARCH[arch], "k": None if k is None else int(k),
-            "subtract_b_dec": bool(cfg.get("apply_b_dec_to_input", True)), "standardize": norm == "layer_norm"}
-
-
-def from_saelens(source, cfg: dict | None = None) -> SAE:
+def from_saelens(source, cfg: dict | None = None, scaling_factor: float | None = None):
     """An SAE from a SAELens folder (``cfg.json`` + ``sae_weights.safetensors``) or a SAELens SAE object.
 
-    Objects are read through ``W_enc, b_enc, W_dec, b_dec`` (and ``threshold`` or ``log_threshold`` for
-    JumpReLU; a per-latent BatchTopK threshold is read as JumpReLU) and their
-    ``cfg``; ``cfg`` overrides the settings (a dict with SAELens keys: architecture, k, apply_b_dec_to_input).
+    Every architecture SAELens saves (standard, topk, batchtopk, matryoshka_batchtopk, jumprelu, gated) and
+    its normalisation settings; see :func:`kit.sae.formats.read_saelens`. ``cfg`` overrides settings (a dict
+    with SAELens keys); ``scaling_factor``: the input scale of ``normalize_activations="expected_average_only_in"``.
     """
-    if isinstance(source, (str, os.PathLike)):
-        folder = Path(source)
-        try:
-            doc = json.loads((folder / "cfg.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"{folder / 'cfg.json'}: not a readable SAELens config ({e})") from None
-        doc.update(cfg or {})
-        from safetensors.torch import load_file
+    from kit.sae.formats import read_saelens
 
-        try:
-            weights = load_file(str(folder / "sae_weights.safetensors"))
-        except (OSError, SafetensorError) as e:
-            raise CheckpointError(f"{folder / 'sae_weights.safetensors'}: cannot read the weights ({e})") from None
-        where = str(folder)
-    else:
-        obj_cfg = getattr(source, "cfg", None)
-        doc = dict(cfg or {})
-        if obj_cfg is not None:
-            for key in ("architecture", "activation_fn_str", "activation_fn_kwargs", "k", "apply_b_dec_to_input",
-                        "normalize_activations"):
-                if key not in doc and hasattr(obj_cfg, key):
-                    v = getattr(obj_cfg, key)
-                    doc[key] = v() if callable(v) else v
-        weights = {n: getattr(source, n) for n in ("W_enc", "b_enc", "W_dec", "b_dec", "threshold", "log_threshold")
-                   if getattr(source, n, None) is not None}
-        where = f"SAELens object {type(source).__name__}"
-        if "architecture" not in doc and ("threshold" in weights or "log_threshold" in weights):
-            doc["architecture"] = "jumprelu"
-    if "threshold" not in weights and "log_threshold" in weights:
-        weights["threshold"] = torch.as_tensor(to_numpy(weights["log_threshold"])).exp()
-    s = _saelens_settings(doc, where)
-    thresholded = s["activation"] in ("jumprelu", "batchtopk")
-    need = ["W_enc", "b_enc", "W_dec", "b_dec"] + (["threshold"] if thresholded else [])
-    missing = [n for n in need if n not in weights]
-    if missing:
-        raise CheckpointError(f"{where}: SAELens weights lack {missing}")
-    threshold = weights.get("threshold") if thresholded else None
-    if s["activation"] == "batchtopk" and np.size(to_numpy(threshold)) > 1:
-        s["activation"] = "jumprelu"  # per-latent inference thresholds
-    return from_tensors(weights["W_enc"], weights["b_enc"], weights["W_dec"], weights["b_dec"],
-                        activation=s["activation"], k=s["k"], threshold=threshold,
-                        standardize=s["standardize"], subtract_b_dec=s["subtract_b_dec"])
+    return read_saelens(source, cfg=cfg, scaling_factor=scaling_factor)
 
 
-# ---- overcomplete ----------------------------------------------------------------------------------------
+# ---- wrappers --------------------------------------------------------------------------------------------
+
+class NormalizedSAE(nn.Module):
+    """A kit :class:`SAE` behind a per-sample input normalisation it has no setting for (SAELens').
+
+    normalization: ``layer_norm`` (``(x − mean) / (std + eps)`` over each row's features, unbiased std) or
+    ``constant_norm_rescale`` (``x · √d / ‖x‖``). ``encode(x: float[N, d])`` normalises, then encodes;
+    ``decode(z)`` reconstructs in the normalised space, like the kit's standardising SAEs (``preprocess``
+    maps raw inputs there). ``config`` is the inner SAE's, with ``standardize=True`` for layer_norm (the kit's
+    own per-sample standardisation, for an untrained twin); ``preprocessing`` names the exact normalisation.
+    """
+
+    NORMALIZATIONS = ("layer_norm", "constant_norm_rescale")
+
+    def __init__(self, sae: SAE, normalization: str, eps: float = 1e-5):
+        super().__init__()
+        if normalization not in self.NORMALIZATIONS:
+            raise ConfigError(f"NormalizedSAE: normalization must be one of {self.NORMALIZATIONS}, "
+                              f"got {normalization!r}")
+        self.sae, self.normalization, self.eps = sae, normalization, float(eps)
+        self.config = dataclasses.replace(sae.config, standardize=normalization == "layer_norm")
+        self.preprocessing = (f"layer_norm(eps={self.eps:g})" if normalization == "layer_norm"
+                              else "constant_norm_rescale")
+        self.source: dict = {}
+
+    W_enc = property(lambda self: self.sae.W_enc)
+    b_enc = property(lambda self: self.sae.b_enc)
+    W_dec = property(lambda self: self.sae.W_dec)
+    b_dec = property(lambda self: self.sae.b_dec)
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw ``x: float[N, d]`` → the SAE's (normalised) input space."""
+        if self.normalization == "layer_norm":
+            x = x - x.mean(dim=-1, keepdim=True)
+            return x / (x.std(dim=-1, keepdim=True) + self.eps)
+        return x * (self.config.d ** 0.5 / x.norm(dim=-1, keepdim=True))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes ``float[N, D] ≥ 0`` of raw inputs ``x: float[N, d]``."""
+        self.sae._check_input(x)
+        return self.sae.encode(self.preprocess(x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``float[N, d]`` (normalised space) of codes ``z: float[N, D]``."""
+        return self.sae.decode(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def save(self, path) -> None:
+        """Not supported (CheckpointError): reload the source folder instead."""
+        from kit.sae.checkpoint import save_sae
+
+        save_sae(self, path)
+
+    def extra_repr(self) -> str:
+        return f"preprocessing={self.preprocessing}"
+
 
 class ExternalSAE(nn.Module):
     """Wraps a module whose ``encode(x)`` gives codes (or ``(pre_codes, codes)``) and whose dictionary is
@@ -182,6 +191,8 @@ class ExternalSAE(nn.Module):
         self.W_dec = nn.Parameter(dictionary / norms[:, None], requires_grad=False)
         self.b_dec = nn.Parameter(torch.zeros(d), requires_grad=False)
         self.W_enc = self.b_enc = None
+        self.source = {"format": "overcomplete", "object": type(module).__name__, "wrapped": True,
+                       "code_scale": norms.numpy().astype(np.float32)}
         lin = next((m for m in module.modules() if isinstance(m, nn.Linear)
                     and (m.in_features, m.out_features) == (d, D)), None)
         if lin is not None:
@@ -211,10 +222,10 @@ class ExternalSAE(nn.Module):
         save_sae(self, path)
 
 
-def from_overcomplete(model: nn.Module) -> ExternalSAE:
-    """Wrap an overcomplete SAE (any module with ``encode`` and ``get_dictionary()`` or ``dictionary``)."""
-    if not callable(getattr(model, "encode", None)):
-        raise ConfigError(f"from_overcomplete: {type(model).__name__} has no encode method")
+# ---- overcomplete ----------------------------------------------------------------------------------------
+
+def _overcomplete_dictionary(model: nn.Module) -> torch.Tensor:
+    """The inference dictionary ``[D, d]`` (overcomplete fuses it when the model switches to eval mode)."""
     if callable(getattr(model, "get_dictionary", None)):
         dictionary = model.get_dictionary()
     elif getattr(model, "dictionary", None) is not None:
@@ -226,13 +237,87 @@ def from_overcomplete(model: nn.Module) -> ExternalSAE:
     dictionary = torch.as_tensor(to_numpy(dictionary), dtype=torch.float32)
     if dictionary.ndim != 2:
         raise DataError(f"from_overcomplete: the dictionary must be 2-D [D, d], got {tuple(dictionary.shape)}")
+    return dictionary
+
+
+def _linear_encoder(model: nn.Module, d: int, D: int):
+    """``(W_enc [d, D], b_enc [D])`` when the encoder is overcomplete's one-layer MLPEncoder (a Linear, then
+    Identity or an eval-mode BatchNorm1d, folded in, then ReLU); None for any other encoder."""
+    enc = getattr(model, "encoder", None)
+    block = getattr(enc, "final_block", None)
+    if (enc is None or len(getattr(enc, "mlp_blocks", [None])) != 0 or not isinstance(block, nn.Sequential)
+            or len(block) != 2 or not isinstance(getattr(enc, "final_activation", None), nn.ReLU)):
+        return None
+    lin, norm = block[0], block[1]
+    if not isinstance(lin, nn.Linear) or (lin.in_features, lin.out_features) != (d, D):
+        return None
+    W = lin.weight.detach().double().T
+    b = lin.bias.detach().double() if lin.bias is not None else torch.zeros(D, dtype=torch.float64)
+    if isinstance(norm, nn.BatchNorm1d):
+        if norm.training or norm.running_mean is None or norm.num_features != D:
+            return None
+        scale = (norm.running_var.double() + norm.eps).rsqrt()
+        if norm.affine:
+            scale = scale * norm.weight.detach().double()
+        shift = norm.bias.detach().double() if norm.affine else torch.zeros(D, dtype=torch.float64)
+        W, b = W * scale, (b - norm.running_mean.double()) * scale + shift
+    elif not isinstance(norm, nn.Identity):
+        return None
+    return W.float(), b.float()
+
+
+def from_overcomplete(model: nn.Module, batch_size: int | None = None):
+    """An overcomplete SAE (``SAE``, ``TopKSAE``, ``BatchTopKSAE``, ``JumpSAE`` and their subclasses), in eval mode.
+
+    With overcomplete's one-layer linear encoder (the default; an eval-mode BatchNorm is folded in) the
+    model maps exactly onto a kit :class:`SAE`; any other encoder is wrapped (:class:`ExternalSAE`, codes from
+    the module). batch_size: the training batch size of a ``BatchTopKSAE``, whose ``top_k`` counts the codes
+    kept in a whole batch (the kit's k is per sample: ``top_k / batch_size``).
+    """
+    if not callable(getattr(model, "encode", None)):
+        raise ConfigError(f"from_overcomplete: {type(model).__name__} has no encode method")
+    was_training = bool(getattr(model, "training", False))
+    if isinstance(model, nn.Module):
+        model.eval()  # overcomplete fuses its dictionary (and BatchNorm uses running statistics) in eval mode
+    dictionary = _overcomplete_dictionary(model)
+    D, d = dictionary.shape
     name = type(model).__name__.lower()
-    k = getattr(model, "top_k", None)
-    k = None if k is None else int(k)
-    if "jump" in name:
-        family = "jumprelu"
-    elif k is not None:
-        family = "batchtopk" if "batchtopk" in name else "topk"
+    top_k = getattr(model, "top_k", None)
+    if "batchtopk" in name:
+        family = "batchtopk"
+        if top_k is None or batch_size is None:
+            raise ConfigError(f"from_overcomplete: {type(model).__name__}.top_k={top_k} counts the codes kept in "
+                              "a whole training batch; pass batch_size= (the training batch size) so the kit can "
+                              "state k per sample")
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ConfigError(f"from_overcomplete: batch_size must be an integer ≥ 1, got {batch_size!r}")
+        k = min(D, max(1, round(int(top_k) / batch_size)))
+    elif "jump" in name:
+        family, k = "jumprelu", None
+    elif top_k is not None:
+        family, k = "topk", int(top_k)
     else:
-        family = "relu"
-    return ExternalSAE(model, dictionary, k, family).eval()
+        family, k = "relu", None
+    source = {"format": "overcomplete", "object": type(model).__name__, "top_k": top_k,
+              "was_training": was_training}
+    linear = _linear_encoder(model, d, D)
+    if linear is not None:
+        W_enc, b_enc = linear
+        threshold = None
+        if family == "batchtopk":
+            threshold = getattr(model, "running_threshold", None)
+            if threshold is None:
+                raise ConfigError(f"from_overcomplete: {type(model).__name__} has no running_threshold (it was never "
+                                  "run in training mode), so its inference codes are undefined")
+        elif family == "jumprelu":
+            threshold = torch.as_tensor(to_numpy(model.thresholds), dtype=torch.float32).exp()
+        try:
+            sae = assemble(W_enc, b_enc, dictionary, torch.zeros(d), family, k=k, threshold=threshold,
+                           subtract_b_dec=False)
+        except KitError as e:
+            raise type(e)(f"from_overcomplete: {type(model).__name__}: {e}") from None
+        sae.source = {**source, "wrapped": False, "code_scale": sae.source["code_scale"]}
+        return sae
+    wrapped = ExternalSAE(model, dictionary, k, family).eval()
+    wrapped.source = {**source, **{k_: v for k_, v in wrapped.source.items() if k_ not in source}}
+    return wrapped
