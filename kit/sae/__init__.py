@@ -11,6 +11,7 @@ from kit.sae.baselines import RandomCodes, random_codes, untrained
 from kit.sae.checkpoint import load
 from kit.sae.external import ExternalSAE, from_overcomplete, from_saelens, from_tensors
 from kit.sae.families import FAMILIES
+from kit.sae.formats import load_any
 from kit.sae.model import SAE, SAEConfig, decode_array, encode_array
 from kit.sae.sweep import grid, train_many
 from kit.sae.train import TrainConfig, train
@@ -29,6 +30,7 @@ __all__ = [
     "random_codes",
     "RandomCodes",
     "load",
+    "load_any",
     "from_saelens",
     "from_overcomplete",
     "from_tensors",
