@@ -45,9 +45,10 @@ k = 8                   # active latents per sample of the TopK SAEs
 sparsity_variants = [2, 4, 16, 32]  # further k values, at dict_size 64 and the most steps
 n_planted_pairs = 1000  # pairs of each kind (swap, removal) for TAPAScore
 n_boot = 200            # bootstrap resamples (TAPAScore's interval, not used in the ranking)
-out_dir = ""            # when set, the per-SAE table and the correlations go to out_dir/metric_validity.json
+out_dir = ""            # when set: the rows to out_dir/metric_validity.json, the correlations to metric_validity_spearman.csv
 
 # %%
+import dataclasses
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -57,13 +58,12 @@ import seaborn as sns
 from IPython.display import Markdown
 from scipy.stats import spearmanr
 
-from kit import matching as M
-from kit import metrics
+from kit.evaluate import EvalConfig, EvalData, Pairs, evaluate
+from kit.io import write_text
 from kit.pipeline import train_cached
 from kit.planted import make_pairs, make_world
-from kit.results import ResultRow, save_results
+from kit.results import save_results
 from kit.sae import encode_array, from_tensors, random_codes, untrained
-from kit.tapas import tapascore
 
 if smoke:
     n_samples, dict_sizes, steps, sparsity_variants, n_planted_pairs, n_boot = 1500, [32, 64], [10, 300], [4], 200, 50
@@ -156,56 +156,69 @@ def true_recovery(sae, Z_test) -> dict:
 # %% [markdown]
 # ## Every metric, for every SAE
 #
-# The matching metrics are computed as the paper does: the SAE's codes on the held-out samples are binarised,
-# concepts are matched one-to-one (MATCHScore at $k = 1$) and by FBMP ($\beta = 0.5$, budget 3), and
-# ΔMATCHScore subtracts the FBMP score of the untrained SAE of the same size and sparsity (for the untrained SAEs
-# themselves it is 0 by construction). TAPAScore uses planted pairs — a family value swapped for another, or a
+# Every number comes from `kit.evaluate.evaluate`, the book's one evaluation core, with each SAE of the zoo —
+# trained, untrained, random codes, oracle — as the SAE being scored in its own call (its rows have role
+# `trained`; the column `kind` added below says what it is). The data are the held-out samples: the codes are
+# binarised, concepts are matched one-to-one (MATCHScore at budget 1) and by FBMP ($\beta = 0.5$, budget 3).
+# ΔMATCHScore subtracts the FBMP score of the untrained SAE of the same size and sparsity, which `evaluate`
+# builds itself (a TopK SAE at its random initialisation with the same seed — so for the untrained SAEs
+# themselves ΔMATCHScore is 0 by construction). The oracle is a JumpReLU module; its twin is passed as
+# `baselines=` — the untrained TopK SAE with as many latents as atoms and $k$ active, the same kind of twin
+# as for every other SAE. TAPAScore uses planted pairs — a family value swapped for another, or a
 # non-family concept removed — that change exactly one concept and leave the noise and every other atom as they
 # were; swaps and removals are put on one scale by the normalised TAPAScore (1: every edit switched the added
 # concept's latents on and the removed one's off). MS needs reference embeddings of the same samples; the planted
 # world has only one representation, $X$, so $X$ is the reference.
+#
+# Two configurations go through `evaluate`: `config` for the metrics, without baselines, and its variant
+# `delta_config` for ΔMATCHScore, with the untrained twin (so the twin's other metrics are not computed for
+# nothing). The truth and the SAE's kind and number of training steps are added to the returned rows as
+# columns of their own (`DataFrame.assign`).
 
 # %%
 swaps = make_pairs(world, n_pairs=n_planted_pairs, kind="swap", seed=seed)
 removals = make_pairs(world, n_pairs=n_planted_pairs, kind="removal", seed=seed + 1)
-X_orig = np.concatenate([swaps.X_orig, removals.X_orig])
-X_edit = np.concatenate([swaps.X_edit, removals.X_edit])
-old = np.concatenate([swaps.old, removals.old])
-new = np.concatenate([swaps.new, removals.new])
-labels_orig = np.concatenate([swaps.labels_orig, removals.labels_orig])
-P = len(old)
+pairs = Pairs(*(np.concatenate([getattr(swaps, f), getattr(removals, f)])
+                for f in ("X_orig", "X_edit", "old", "new", "labels_orig")))
+data = EvalData(X=X_test, Y=Y_test, pairs=pairs, concepts=names, groups=world.concepts.groups,
+                dataset="planted", encoder="planted")
+config = EvalConfig(criteria=("one_to_one", "fbmp_b0.5"), budget=3,
+                    metrics=("match_score", "tapascore_normalised", "fvu", "l0", "dead_fraction", "cknna", "ms",
+                             "fms", "sparse_probing"),
+                    baselines=(), n_boot=n_boot, seed=seed, device=device)
+delta_config = dataclasses.replace(config, criteria=("fbmp_b0.5",), metrics=("delta_match_score",),
+                                   baselines=("untrained",))
+oracle_twin = {"untrained": untrained("topk", dim, len(atoms), k=k, seed=seed)}
 
+parts = []
+for label, kind, D, kk, s, sae in saes:
+    given = oracle_twin if kind == "oracle" else None
+    sae_seed = None if kind == "oracle" else seed
+    got = pd.concat([evaluate(sae, data, c, baselines=b, sae_id=label, seed=sae_seed).rows
+                     for c, b in ((config, None), (delta_config, given))], ignore_index=True)
+    truth = true_recovery(sae, encode_array(sae, X_test, device=device))
+    parts.append(got.assign(kind=kind, steps=s, atom_recovery=truth["atom recovery"],
+                            concept_recovery=truth["concept recovery"]))
+rows = pd.concat(parts, ignore_index=True)
 
-def measure(sae, kind, D, kk) -> dict:
-    Z = encode_array(sae, X_test, device=device)
-    B = M.binarize(Z)
-    fb, o2o = M.fbmp(Y_test, B, beta=0.5), M.one_to_one(Y_test, B)
-    twin = untrained("topk", dim, D, k=kk or k, seed=seed)
-    fb0 = M.fbmp(Y_test, M.binarize(encode_array(twin, X_test, device=device)), beta=0.5)
-    Zp = encode_array(sae, np.concatenate([X_orig, X_edit]), device=device)
-    t = tapascore(Zp[:P], Zp[P:], old, new, fb, k=3, labels_orig=labels_orig, n_boot=n_boot, seed=seed)
-    prox = metrics.proxies(X_test, sae).headline()
-    return {
-        **true_recovery(sae, Z),
-        "MATCHScore one-to-one": M.match_score(o2o, 1),
-        "MATCHScore FBMP": M.match_score(fb, 3),
-        "ΔMATCHScore FBMP": M.match_score(fb, 3) - M.match_score(fb0, 3),
-        "TAPAScore (norm.)": t.normalised,
-        "FVU": prox["fvu"],
-        "L0": prox["l0"],
-        "dead latents": prox["dead_fraction"],
-        "CKNNA": metrics.cknna(X_test, Z).value,
-        "MS": metrics.monosemanticity(X_test, Z).headline()["ms"],
-        "FMS": metrics.fms(Z, Y_test).headline()["fms"],
-        "sparse probing k=1": metrics.sparse_probing(Z, Y_test).headline()["sparse_probing_k1"],
-    }
-
-
-table = pd.DataFrame([{"SAE": label, "kind": kind, "dict_size": D, "k": kk, "steps": s, **measure(sae, kind, D, kk)}
-                      for label, kind, D, kk, s, sae in saes]).set_index("SAE")
+# the columns of the table: (metric, criterion, budget) of the rows → a short name
+SHOWN = {("match_score", "one_to_one", 1): "MATCHScore one-to-one", ("match_score", "fbmp_b0.5", 3): "MATCHScore FBMP",
+         ("delta_match_score", "fbmp_b0.5", 3): "ΔMATCHScore FBMP",
+         ("tapascore_normalised", "fbmp_b0.5", 3): "TAPAScore (norm.)", ("fvu", "", 0): "FVU", ("l0", "", 0): "L0",
+         ("dead_fraction", "", 0): "dead latents", ("cknna", "", 0): "CKNNA", ("ms", "", 0): "MS",
+         ("fms", "", 0): "FMS", ("sparse_probing", "", 1): "sparse probing k=1"}
 TRUTH = ["atom recovery", "concept recovery"]
-METRICS = ["MATCHScore one-to-one", "MATCHScore FBMP", "ΔMATCHScore FBMP", "TAPAScore (norm.)", "FVU", "L0",
-           "dead latents", "CKNNA", "MS", "FMS", "sparse probing k=1"]
+METRICS = list(SHOWN.values())
+scored = rows[rows.role == "trained"]
+key = zip(scored.metric, scored.criterion, scored.budget.fillna(0).astype(int))
+scored = scored.assign(column=[SHOWN.get(x) for x in key]).dropna(subset=["column"])
+values = scored.pivot_table(index="sae", columns="column", values="value", aggfunc="first", sort=False)
+described = (rows.groupby("sae", sort=False)[["kind", "dict_size", "sparsity", "steps", "atom_recovery",
+                                                "concept_recovery"]].first()
+             .rename(columns={"sparsity": "k", "atom_recovery": "atom recovery",
+                              "concept_recovery": "concept recovery"})
+             .astype({"k": "Int64"}))
+table = described.join(values[METRICS]).rename_axis("SAE")
 table.sort_values("concept recovery", ascending=False).round(3)
 
 # %% [markdown]
@@ -366,17 +379,15 @@ Markdown("\n".join(text))
 
 # %%
 if out_dir:
-    rows = [ResultRow(dataset="planted", encoder="planted", sae=label, dict_size=int(r.dict_size),
-                      k=None if pd.isna(r.k) else int(r.k), seed=seed, metric=m, value=float(r[m]),
-                      extra={"kind": r.kind, "steps": int(r.steps)})
-            for label, r in table.iterrows() for m in TRUTH + METRICS]
-    rows += [ResultRow(dataset="planted", encoder="planted", sae="all", dict_size=0, k=None, seed=seed,
-                       metric=f"spearman::{m}", value=float(v), extra={"against": "concept recovery", "over": column})
-             for column in corr.columns[:2] for m, v in corr[column].items()]
-    config = dict(seed=seed, n_samples=n_samples, dim=dim, dict_sizes=dict_sizes, steps=steps, k=k,
-                  sparsity_variants=sparsity_variants, n_planted_pairs=n_planted_pairs, n_boot=n_boot,
-                  world=world.config, training=dict(batch_size=256, family="topk"))
-    print("wrote", save_results(Path(out_dir) / "metric_validity.json", rows, config))
+    run_config = dict(evaluate=config, delta=delta_config, seed=seed, n_samples=n_samples, dim=dim,
+                      dict_sizes=dict_sizes, steps=steps, k=k, sparsity_variants=sparsity_variants,
+                      n_planted_pairs=n_planted_pairs, world=world.config,
+                      training=dict(batch_size=256, family="topk"),
+                      added_columns={"kind": "what the scored model is", "steps": "its training steps",
+                                     "atom_recovery": "truth: mean best cosine of a concept atom with a decoder row",
+                                     "concept_recovery": "truth: F1 of the latents nearest the concept's atoms"})
+    print("wrote", save_results(Path(out_dir) / "metric_validity.json", rows.to_dict("records"), run_config))
+    print("wrote", write_text(Path(out_dir) / "metric_validity_spearman.csv", corr.to_csv()))
 
 # %% [markdown]
 # ## Exercises
