@@ -46,9 +46,10 @@ from kit.sae import encode_array, random_codes, untrained
 from kit.sae.families import FAMILIES, K_FAMILIES
 from kit.stats import bootstrap_indices, percentile_ci
 from kit.tapas import AGGREGATIONS, tapascore
+from kit.tapas import METRICS as TAPAS_METRICS
 from kit.types import Matching
 
-TAPAS_METRICS = ("tapascore", "tapascore_normalised", "tapascore_macro", "tapas_add", "tapas_rem", "delta_stay")
+
 BASELINES = ("untrained", "random")
 # which computation gives which metric names
 _GROUPS = {

@@ -93,8 +93,10 @@ def benchmark_folder(config: PipelineConfig, cache_dir: str | os.PathLike) -> Pa
     return folder
 
 
-def prepare(config: PipelineConfig | None = None, cache_dir: str | os.PathLike = ".cache", **overrides) -> Prepared:
-    """Load (or render) the benchmark and embed its annotated images and its pairs (cached)."""
+def prepare(config: PipelineConfig | None = None, cache_dir: str | os.PathLike = ".cache", progress: bool = False,
+            **overrides) -> Prepared:
+    """Load (or render) the benchmark and embed its annotated images and its pairs (cached); progress: bars
+    over the embedding of images that are not cached yet."""
     from kit import data, embed
 
     config = config or PipelineConfig()
@@ -116,9 +118,9 @@ def prepare(config: PipelineConfig | None = None, cache_dir: str | os.PathLike =
     encoder = embed.load_encoder(config.encoder, device=config.device)
     emb_cache = Path(cache_dir) / "embeddings"
     X = embed.embed_images(concepts.images, encoder, batch_size=config.batch_size, device=config.device,
-                           cache_dir=emb_cache, ids=concepts.ids, progress=False)
+                           cache_dir=emb_cache, ids=concepts.ids, progress=progress)
     X_orig, X_edit = embed.embed_benchmark(pairs, encoder, cache_dir=emb_cache, batch_size=config.batch_size,
-                                           device=config.device, progress=False)
+                                           device=config.device, progress=progress)
     return Prepared(concepts=concepts, X=X, pairs=pairs, X_orig=X_orig, X_edit=X_edit, config=config)
 
 

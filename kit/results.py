@@ -59,7 +59,7 @@ METRICS = {
     "tapascore_normalised": "TAPAScore divided per pair by its maximum (2 for a swap, 1 for a removal)",
     "tapascore_macro": "TAPAScore averaged per edited concept, then over concepts",
     "tapas_add": "mean change of the added concept's coalition over pairs",
-    "tapas_rem": "mean change of the removed concept's coalition over pairs",
+    "tapas_rem": "mean change of the removed concept's coalition over pairs (lower is better: it should switch off)",
     "delta_stay": "Δ_stay: mean |change| of the coalitions of concepts the edit left alone (lower is better)",
     # reconstruction and sparsity proxies
     "mse": "mean squared reconstruction error per feature, in the SAE's input space (lower is better)",
@@ -81,8 +81,9 @@ METRICS = {
     "steerability": "steerability of latents toward their concept's text",
     "steerable_fraction": "share of latents whose steering power passes the threshold",
 }
+NO_DIRECTION = frozenset({"l0"})  # set by the architecture (k), not better or worse
 PAPER_METRICS = ("match_score", "delta_match_score", "tapascore", "delta_stay")
-LOWER_IS_BETTER = frozenset({"delta_stay", "mse", "fvu", "dead_fraction", "dense_fraction", "absorption",
+LOWER_IS_BETTER = frozenset({"tapas_rem", "delta_stay", "mse", "fvu", "dead_fraction", "dense_fraction", "absorption",
                              "absorption_fraction"})
 
 _CRITERION = re.compile(r"^(one_to_one|nnomp|probe)$|^fbmp_b(\d+(?:\.\d+)?)$")
