@@ -64,9 +64,10 @@ import seaborn as sns
 import torch
 from safetensors.torch import save_file
 
-from kit.metrics import proxies
+from kit.evaluate import EvalConfig, EvalData, evaluate
+from kit.metrics import ProxiesConfig
 from kit.pipeline import PipelineConfig, prepare, train_cached
-from kit.sae import TrainConfig, encode_array, from_saelens, from_tensors, random_codes, untrained
+from kit.sae import TrainConfig, encode_array, from_saelens, from_tensors
 from kit.sae import families as fam
 
 if smoke:
@@ -200,24 +201,35 @@ last.round(3)
 # - **L0**: active latents per image;
 # - **dead latents**: never fire on the evaluation images; **dense latents**: fire on more than 10% of them.
 #
-# `kit.metrics.proxies` computes them in one pass on the test split. The untrained twin (same family and size,
-# random weights: `kit.sae.untrained`) and random codes that ignore the image (`kit.sae.random_codes`) are the
-# references: they are what ΔMATCHScore subtracts in the next chapter.
+# They are metrics of the book's one evaluation core: `kit.evaluate.evaluate` with the proxy metric names
+# computes them (through `kit.metrics.proxies`, one pass) on the test split, for the SAE and for the references
+# it builds to match it: the **untrained** twin (same family, size, $k$, input preprocessing and seed, at its
+# random initialisation: `kit.sae.untrained`) and, for TopK, **random** codes that ignore the image
+# (`kit.sae.random_codes`). They are what ΔMATCHScore subtracts in the next chapter. Each number is a row
+# (`metric`, `role`, `value`, bootstrap interval over the test images); the table below is a pivot of the rows,
+# and the explained variance is $1 - \text{FVU}$ of the same row.
 
 # %%
-def proxy_row(name, kind, model):
-    h = proxies(X_test, model).headline()
-    return {"family": name, "SAE": kind, "FVU": h["fvu"], "explained variance": 1 - h["fvu"],
-            "cosine": h["cosine"], "L0": h["l0"], "dead fraction": h["dead_fraction"],
-            "dense fraction": h["dense_fraction"]}
+PROXIES = {"fvu": "FVU", "cosine": "cosine", "l0": "L0", "dead_fraction": "dead fraction",
+           "dense_fraction": "dense fraction"}
+test_data = EvalData.from_prepared(data, "test")
+proxy_config = EvalConfig(metrics=tuple(PROXIES), baselines=("untrained",), seed=seed, device=device,
+                          proxies=ProxiesConfig(device=device))
 
 
-rows = []
-for f, s in saes.items():
-    rows.append(proxy_row(f, "trained", s))
-    rows.append(proxy_row(f, "untrained", untrained(f, d, dict_size, k=k, seed=seed)))
-rows.append(proxy_row("topk", "random codes", random_codes(d, dict_size, k=k, seed=seed)))
-proxy_table = pd.DataFrame(rows).set_index(["family", "SAE"])
+def proxy_table_of(rows, index=("family", "role")):
+    """evaluate rows of the proxies as a table: one row per ``index``, one column per proxy."""
+    t = rows.pivot_table(index=list(index), columns="metric", values="value", aggfunc="first", sort=False)
+    t = t[list(PROXIES)].rename(columns=PROXIES)
+    t.insert(1, "explained variance", 1 - t["FVU"])
+    return t
+
+
+proxy_results = {f: evaluate(s, test_data, dataclasses.replace(
+                     proxy_config, baselines=("untrained", "random") if f == "topk" else ("untrained",)))
+                 for f, s in saes.items()}
+proxy_rows = pd.concat([r.rows for r in proxy_results.values()], ignore_index=True)
+proxy_table = proxy_table_of(proxy_rows)
 proxy_table.round(3)
 
 # %% [markdown]
@@ -245,8 +257,8 @@ plt.tight_layout()
 # %%
 from IPython.display import Markdown  # noqa: E402
 
-trained_t = proxy_table.xs("trained", level="SAE")
-untrained_t = proxy_table.xs("untrained", level="SAE")
+trained_t = proxy_table.xs("trained", level="role")
+untrained_t = proxy_table.xs("untrained", level="role")
 k_style, penalised = ["topk", "batchtopk", "matryoshka"], ["relu", "jumprelu"]
 
 
@@ -284,7 +296,7 @@ bullets = [
     f"prefixes; its validation NMSE, computed with the full dictionary, is {last.loc['matryoshka', 'validation NMSE']:.3f}"
     f" against TopK's {last.loc['topk', 'validation NMSE']:.3f}.",
 ]
-fvu_rand = proxy_table.loc[("topk", "random codes"), "FVU"]
+fvu_rand = proxy_table.loc[("topk", "random"), "FVU"]
 Markdown("\n".join(f"- {b}" for b in bullets) + "\n\n"
          f"The untrained twins have FVU {span('FVU', k_style, untrained_t)} (TopK-style) and "
          f"{span('FVU', penalised, untrained_t)} (ReLU and JumpReLU"
@@ -316,12 +328,16 @@ for c, s in zip(aux_configs, aux_saes):
     dead.append(pd.DataFrame({"run": label, "step": h.step, "dead fraction (training)": h.dead_fraction}))
 ax = sns.lineplot(data=pd.concat(dead), x="step", y="dead fraction (training)", hue="run")
 ax.set_title(f"TopK, D = {aux_dict_size}, k = {aux_k}")
-pd.DataFrame([proxy_row("topk", "AuxK" if c["aux_weight"] > 0 else "no AuxK", s)
-              for c, s in zip(aux_configs, aux_saes)]).set_index(["family", "SAE"]).round(3)
+aux_runs = ["AuxK" if c["aux_weight"] > 0 else "no AuxK" for c in aux_configs]
+aux_rows = pd.concat([evaluate(s, test_data, dataclasses.replace(proxy_config, baselines=()),
+                               sae_id=f"topk-D{aux_dict_size}-k{aux_k} {run}").rows.assign(run=run)
+                      for run, s in zip(aux_runs, aux_saes)], ignore_index=True)
+aux_table = proxy_table_of(aux_rows, index=("run",))
+aux_table.round(3)
 
 # %%
-(dead_off, dead_on), (fvu_off, fvu_on) = ([proxy_row("topk", "", s)[col] for s in aux_saes]
-                                          for col in ("dead fraction", "FVU"))
+(dead_on, fvu_on), (dead_off, fvu_off) = (aux_table.loc[run, ["dead fraction", "FVU"]]
+                                          for run in ("AuxK", "no AuxK"))
 aux_steps = max(int(s.history.step.max()) for s in aux_saes)
 verdict = (
     "AuxK revives latents here: the run with it ends with fewer dead latents than the run without"
@@ -395,7 +411,9 @@ print(f"from_saelens (JumpReLU): same active latents: {np.array_equal(Z_imported
 # ```python
 # cfgs = [dict(family="relu", dict_size=dict_size, seed=seed, l1_coefficient=c) for c in (0.05, 0.2, 1, 5)]
 # runs = train_cached(X_train, cfgs, cache_dir, epochs=epochs, progress=False)
-# pd.DataFrame([proxy_row(f"relu l1={c['l1_coefficient']}", "trained", s) for c, s in zip(cfgs, runs)])
+# rows = pd.concat([evaluate(s, test_data, dataclasses.replace(proxy_config, baselines=()),
+#                            sae_id=f"relu l1={c['l1_coefficient']}").rows for c, s in zip(cfgs, runs)])
+# proxy_table_of(rows, index=("sae",))
 # ```
 # The coefficient trades sparsity for reconstruction, and not gently: in the offline default run L0 falls from
 # about a hundred active latents at 0.05 to about two at 5, while FVU rises from about 0.06 to about 1 — at the
