@@ -1,6 +1,9 @@
 """The ``kit`` command line: run the notebook chain, build the book, and the parts' own subcommands.
 
-Errors the kit raises on purpose are printed as one line (``kit: error: …``) with exit status 2.
+Errors the kit raises on purpose, and usage errors, are printed as one line (``kit: error: …``) with exit
+status 2. Diagnostics go to the ``kit`` logger (stderr; ``-v``/``-q``); a command's result (where its output
+is) goes to stdout. The shared argument types and the parser class live in :mod:`kit.cli_args` (re-exported
+here) for the subcommand modules.
 """
 
 from __future__ import annotations
@@ -9,6 +12,23 @@ import argparse
 import sys
 from pathlib import Path
 
+from kit.cli_args import (  # noqa: F401 (re-exported for the subcommand modules)
+    HelpFormatter,
+    KitArgumentParser,
+    add_verbosity,
+    check_folder,
+    existing_file,
+    existing_folder,
+    fail,
+    folder,
+    log,
+    non_negative_int,
+    one_line,
+    plain,
+    positive_int,
+    setup_logging,
+    show_progress,
+)
 from kit.errors import ConfigError, KitError
 
 EPILOG = """\
@@ -47,14 +67,16 @@ def _params_path(args, root: Path) -> Path:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--params", metavar="FILE", help="YAML parameter file (default: params/offline.yaml)")
+    p.add_argument("--params", metavar="FILE", type=existing_file,
+                   help="YAML parameter file (default: params/offline.yaml)")
     p.add_argument("--profile", metavar="NAME", help="a parameter file from params/ by name: offline, paper, smoke")
     p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter for every notebook that declares it (repeatable)")
     p.add_argument("--notebooks", metavar="NAMES", help="comma-separated notebook names to run (default: all)")
-    p.add_argument("--cache-dir", metavar="DIR", help="cache of benchmarks, embeddings and SAEs (default: .cache/)")
+    p.add_argument("--cache-dir", metavar="DIR", type=folder,
+                   help="cache of benchmarks, embeddings and SAEs (default: .cache/)")
     p.add_argument("--force", action="store_true", help="execute even notebooks that are up to date")
-    p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel name")
 
 
 def _steps(args, root: Path):
@@ -66,15 +88,22 @@ def _steps(args, root: Path):
     return doc, plan(doc, root, only=only, overrides=overrides)
 
 
+def _folders(args, root: Path, out_default: Path) -> tuple[Path, Path]:
+    """The run folder and the cache folder (defaults filled in), both checked before either is created."""
+    out = check_folder(args.out if args.out else out_default, "--out")
+    cache = check_folder(args.cache_dir if args.cache_dir else root / ".cache", "--cache-dir")
+    return out, cache
+
+
 def cmd_run(args) -> int:
     from kit.runner import execute, find_root
 
     root = find_root()
     doc, steps = _steps(args, root)
-    out = Path(args.out) if args.out else root / "runs" / Path(doc["source"]).stem
-    cache = Path(args.cache_dir) if args.cache_dir else root / ".cache"
-    paths = execute(steps, out, cache, kernel=args.kernel, force=args.force)
-    print(f"[kit] executed notebooks are in {Path(out).resolve()} ({len(paths)} notebooks)")
+    out, cache = _folders(args, root, root / "runs" / Path(doc["source"]).stem)
+    paths = execute(steps, out, cache, kernel=args.kernel, force=args.force, progress=show_progress())
+    log.info(f"executed {len(paths)} notebooks")
+    print(Path(out).resolve())
     return 0
 
 
@@ -83,37 +112,59 @@ def cmd_book(args) -> int:
 
     root = find_root()
     _, steps = _steps(args, root)
-    out = Path(args.out) if args.out else root / "_build"
-    cache = Path(args.cache_dir) if args.cache_dir else root / ".cache"
-    executed = execute(steps, out / "notebooks", cache, kernel=args.kernel, force=args.force)
+    out, cache = _folders(args, root, root / "_build")
+    executed = execute(steps, out / "notebooks", cache, kernel=args.kernel, force=args.force,
+                       progress=show_progress())
     index = build_book(root, executed, out)
-    print(f"[kit] the book is at {index}")
+    log.info("the book is built")
+    print(index)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from kit._version import __version__
+
+    parser = KitArgumentParser(
         prog="kit",
-        description="sae-concept-kit: execute the book's parameterised notebooks and build the book.",
+        description="sae-concept-kit: execute the book's parameterised notebooks and build the book, and run "
+                    "each stage (data, embed, score, sweep, publish) from the command line.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"kit {__version__}")
+    add_verbosity(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=KitArgumentParser)
     run = sub.add_parser("run", help="execute the notebook chain with papermill into a run folder",
                          description="Execute the notebooks with a parameter file into a run folder "
-                                     "(default runs/<profile>/); sources are never written.")
+                                     "(default runs/<profile>/); sources are never written.",
+                         formatter_class=HelpFormatter)
     _add_run_options(run)
-    run.add_argument("--out", metavar="DIR", help="run folder (default: runs/<parameter file name>/)")
+    run.add_argument("--out", metavar="DIR", type=folder, help="run folder (default: runs/<parameter file name>/)")
     run.set_defaults(func=cmd_run)
     book = sub.add_parser("book", help="execute the notebooks (offline default) and build the HTML book",
                           description="Execute every notebook with the offline parameters, then build the HTML "
-                                      "book with Jupyter Book (warnings are errors) into _build/html/.")
+                                      "book with Jupyter Book (warnings are errors) into _build/html/.",
+                          formatter_class=HelpFormatter)
     _add_run_options(book)
-    book.add_argument("--out", metavar="DIR", help="build folder (default: _build/)")
+    book.add_argument("--out", metavar="DIR", type=folder, help="build folder (default: _build/)")
     book.set_defaults(func=cmd_book)
     for register in _plugins():
         register(sub)
+    for name, p in sub.choices.items():
+        _finish(p)
     return parser
+
+
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """Every (sub)command parser: kit's formatter, -v/-q, the same for its own subcommands."""
+    parser.formatter_class = HelpFormatter
+    parser.description = plain(parser.description)
+    if not any("--quiet" in a.option_strings for a in parser._actions):
+        add_verbosity(parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for p in action.choices.values():
+                _finish(p)
 
 
 def _plugins():
@@ -121,7 +172,7 @@ def _plugins():
     import importlib
 
     found = []
-    for module in ("kit.data.cli", "kit.embed.cli", "kit.sweep"):
+    for module in ("kit.data.cli", "kit.embed.cli", "kit.score", "kit.sweep"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
@@ -135,13 +186,17 @@ def _plugins():
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    setup_logging(getattr(args, "verbose", 0) or 0, getattr(args, "quiet", 0) or 0)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        return args.func(args)
+        with logging_redirect_tqdm(loggers=[log]):
+            return args.func(args)
     except KitError as e:
-        print(f"kit: error: {e}", file=sys.stderr)
+        print(f"kit: error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kit: interrupted", file=sys.stderr)

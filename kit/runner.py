@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from typing import Any
 from kit.errors import ConfigError, KitError
 from kit.io import atomic_path
 
+_LOG = logging.getLogger("kit")
 TOP_LEVEL_KEYS = {"description", "notebooks", "parameters", "notebook_parameters"}
 RUNNER_PARAMETERS = ("cache_dir", "out_dir")
 
@@ -53,7 +55,32 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
     """The parameters (name → default) of a notebook's ``parameters`` cell."""
     import papermill
 
-    return {name: info.get("default") for name, info in papermill.inspect_notebook(str(notebook)).items()}
+    with _papermill_notes(notebook):
+        found = papermill.inspect_notebook(str(notebook))
+    return {name: info.get("default") for name, info in found.items()}
+
+
+class _papermill_notes(logging.Handler):
+    """While inspecting a notebook, papermill's own warnings (a parameter line it cannot parse) go to the ``kit``
+    logger as debug notes naming the notebook (``kit -v`` shows them), not as raw lines on stderr."""
+
+    def __init__(self, notebook: Path):
+        super().__init__(logging.WARNING)
+        self.notebook = notebook
+        self.logger = logging.getLogger("papermill")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _LOG.debug(f"{Path(self.notebook).name}: papermill: {record.getMessage()}")
+
+    def __enter__(self):
+        self.saved = self.logger.propagate
+        self.logger.addHandler(self)
+        self.logger.propagate = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.removeHandler(self)
+        self.logger.propagate = self.saved
 
 
 def _unique_key_loader():
@@ -179,50 +206,65 @@ def _step_digest(step: Step, kit_digest: str) -> str:
 
 
 def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.PathLike,
-            kernel: str = "python3", force: bool = False, log=print) -> list[Path]:
+            kernel: str = "python3", force: bool = False, log=None, progress: bool = False) -> list[Path]:
     """Execute ``steps`` into ``out_dir`` (one executed ``.ipynb`` each); return their paths.
 
     Each executed notebook is written atomically and stamped with a digest of its inputs; an up-to-date
     one is skipped unless ``force``. A failing notebook stops the run with papermill's error.
+    log: where notes go (default: the ``kit`` logger); progress: a bar over the notebooks.
     """
     import nbformat
     import papermill
+    from tqdm.auto import tqdm
+
+    log = log or _LOG.info
 
     out_dir = Path(out_dir).resolve()
     cache_dir = Path(cache_dir).resolve()
+    from kit.cli_args import folder_problem
+
+    for what, path in (("run folder", out_dir), ("cache folder", cache_dir)):
+        problem = folder_problem(path)
+        if problem:  # checked for both before either is created
+            raise ConfigError(f"{what}: {problem}")
     out_dir.mkdir(parents=True, exist_ok=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
     kit_digest = _kit_digest()
     outputs = []
-    for step in steps:
-        declared = declared_parameters(step.source)
-        params = dict(step.parameters)
-        if "cache_dir" in declared:
-            params.setdefault("cache_dir", str(cache_dir))
-        if "out_dir" in declared:
-            params.setdefault("out_dir", str(out_dir / step.name))
-        target = out_dir / f"{step.name}.ipynb"
-        digest = _step_digest(Step(step.name, step.source, params), kit_digest)
-        if not force and target.is_file():
-            stamp = nbformat.read(target, as_version=4).metadata.get("kit", {}).get("digest")
-            if stamp == digest:
-                log(f"[kit] {step.name}: up to date")
-                outputs.append(target)
-                continue
-        log(f"[kit] {step.name}: executing with {params}")
-        with atomic_path(target) as tmp:
-            executed = tmp.with_suffix(".ipynb")
-            try:
-                _execute_notebook(step.source, executed, params, kernel, log)
-            except papermill.PapermillExecutionError as e:
-                failed = out_dir / f"{step.name}.failed.ipynb"
-                shutil.copy2(executed, failed)
-                raise KitError(f"notebook {step.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
-                               f"(the executed copy up to the error: {failed})") from None
-            nb = nbformat.read(executed, as_version=4)
-            nb.metadata["kit"] = {"digest": digest, "parameters": params}
-            nbformat.write(nb, tmp)
-        outputs.append(target)
+    bar = tqdm(steps, desc="notebooks", unit="notebook", disable=not progress or not steps)
+    try:
+        for step in bar:
+            bar.set_postfix_str(step.name, refresh=True)
+            declared = declared_parameters(step.source)
+            params = dict(step.parameters)
+            if "cache_dir" in declared:
+                params.setdefault("cache_dir", str(cache_dir))
+            if "out_dir" in declared:
+                params.setdefault("out_dir", str(out_dir / step.name))
+            target = out_dir / f"{step.name}.ipynb"
+            digest = _step_digest(Step(step.name, step.source, params), kit_digest)
+            if not force and target.is_file():
+                stamp = nbformat.read(target, as_version=4).metadata.get("kit", {}).get("digest")
+                if stamp == digest:
+                    log(f"{step.name}: up to date")
+                    outputs.append(target)
+                    continue
+            log(f"{step.name}: executing with {params}")
+            with atomic_path(target) as tmp:
+                executed = tmp.with_suffix(".ipynb")
+                try:
+                    _execute_notebook(step.source, executed, params, kernel, log)
+                except papermill.PapermillExecutionError as e:
+                    failed = out_dir / f"{step.name}.failed.ipynb"
+                    shutil.copy2(executed, failed)
+                    raise KitError(f"notebook {step.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
+                                   f"(the executed copy up to the error: {failed})") from None
+                nb = nbformat.read(executed, as_version=4)
+                nb.metadata["kit"] = {"digest": digest, "parameters": params}
+                nbformat.write(nb, tmp)
+            outputs.append(target)
+    finally:
+        bar.close()
     return outputs
 
 
@@ -243,10 +285,10 @@ def _execute_notebook(source: Path, executed: Path, params: dict, kernel: str | 
         except RuntimeError as e:
             if "before replying to kernel_info" not in str(e) or attempt == KERNEL_START_ATTEMPTS:
                 raise
-            log(f"[kit] {source.stem}: the kernel died while starting ({e}); starting another one")
+            log(f"{source.stem}: the kernel died while starting ({e}); starting another one")
 
 
-def build_book(root: Path, executed: list[Path], out_dir: Path, log=print) -> Path:
+def build_book(root: Path, executed: list[Path], out_dir: Path, log=None) -> Path:
     """Build the HTML book from the executed notebooks (warnings are errors); return its index.html.
 
     The book's sources (``_config.yml``, ``_toc.yml``, ``book/``) and the executed notebooks are staged in
@@ -266,7 +308,7 @@ def build_book(root: Path, executed: list[Path], out_dir: Path, log=print) -> Pa
     html = out_dir / "html"
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(out_dir / "jb"),
            "--builder", "html", "-W", "-n", "--keep-going"]
-    log("[kit] " + " ".join(cmd))
+    (log or _LOG.info)(" ".join(cmd))
     proc = subprocess.run(cmd, cwd=stage, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-8000:] + proc.stderr[-8000:])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -116,26 +117,41 @@ def _check(doc: dict, root: Path) -> list[Cell]:
     return grid_cells
 
 
-def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "python3", log=print):
-    """Execute every cell not yet done; gather the results. Returns the results DataFrame."""
+def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "python3", log=None,
+              progress: bool = False):
+    """Execute every cell not yet done; gather the results. Returns the results DataFrame.
+
+    log: where notes go (default: the ``kit`` logger); progress: a bar over the cells."""
+    from tqdm.auto import tqdm
+
+    from kit.cli_args import folder_problem
+
+    log = log or logging.getLogger("kit").info
     grid_cells = _check(doc, root)
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    for what, path in (("sweep folder", out), ("cache folder", Path(cache).resolve())):
+        problem = folder_problem(path)
+        if problem:  # before anything is created
+            raise ConfigError(f"{what}: {problem}")
     status_path = out / "status.json"
     status = read_status(status_path) if status_path.exists() else {}
+    out.mkdir(parents=True, exist_ok=True)
     todo = [c for c in grid_cells if status.get(c.id, {}).get("state") != "done"]
-    log(f"[kit] sweep {doc['notebook']}: {len(grid_cells)} cells, {len(grid_cells) - len(todo)} done, "
-        f"{len(todo)} to run")
+    log(f"sweep {doc['notebook']}: {len(grid_cells)} cells, {len(grid_cells) - len(todo)} done, {len(todo)} to run")
     args = [(str(root), doc["notebook"], c, str(out), str(cache), kernel) for c in todo]
-    for i, (cell_id, error) in enumerate(_results(args, doc, out), 1):
-        # recorded as each cell ends, so an interrupted sweep resumes from what finished
-        status[cell_id] = {"state": "failed", "error": error} if error else {"state": "done"}
-        write_text(status_path, json.dumps(status, indent=1))
-        log(f"[kit]   {i}/{len(args)} {cell_id}: {'FAILED' if error else 'done'}")
+    with tqdm(total=len(args), desc="sweep cells", unit="cell", disable=not progress or not args) as bar:
+        for i, (cell_id, error) in enumerate(_results(args, doc, out), 1):
+            # recorded as each cell ends, so an interrupted sweep resumes from what finished
+            status[cell_id] = {"state": "failed", "error": error} if error else {"state": "done"}
+            write_text(status_path, json.dumps(status, indent=1))
+            bar.update(1)
+            (logging.getLogger("kit").warning if error else log)(
+                f"{i}/{len(args)} {cell_id}: {'FAILED' if error else 'done'}")
     table = gather(out, grid_cells, status, doc)
     failed = [c for c, s in status.items() if s["state"] != "done"]
     if failed:
-        log(f"[kit] {len(failed)} cell(s) failed (see {status_path}); run the sweep again to retry them")
+        logging.getLogger("kit").warning(f"{len(failed)} cell(s) failed (see {status_path}); run the sweep again "
+                                         "to retry them")
     return table
 
 
@@ -210,27 +226,34 @@ def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):
 
 
 def cmd_sweep(args) -> int:
+    from kit.cli_args import check_folder, show_progress
     from kit.runner import find_root
 
     root = find_root()
+    out = check_folder(args.out if args.out else root / "runs" / f"sweep-{Path(args.grid).stem}", "--out")
+    cache = check_folder(args.cache_dir if args.cache_dir else root / ".cache", "--cache-dir")
     doc = load_grid(args.grid)
-    out = Path(args.out) if args.out else root / "runs" / f"sweep-{Path(args.grid).stem}"
-    cache = Path(args.cache_dir) if args.cache_dir else root / ".cache"
-    if args.workers:
+    if args.workers is not None:
         doc["workers"] = args.workers
-    table = run_sweep(doc, root, out, cache, kernel=args.kernel)
-    print(f"[kit] {len(table)} result rows in {out / 'results.csv'}")
+    table = run_sweep(doc, root, out, cache, kernel=args.kernel, progress=show_progress())
+    logging.getLogger("kit").info(f"{len(table)} result rows")
+    print(out / "results.csv")
     status = read_status(out / "status.json") if (out / "status.json").exists() else {}
     return 1 if any(s["state"] != "done" for s in status.values()) else 0
 
 
 def register(subparsers) -> None:
     """Add ``kit sweep GRID.yaml``."""
+    from kit.cli_args import HelpFormatter, existing_file, folder, plain, positive_int
+
     p = subparsers.add_parser("sweep", help="execute one notebook over a parameter grid (local processes or Slurm)",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("grid", metavar="GRID.yaml", help="the grid file")
-    p.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/sweep-<grid name>/)")
-    p.add_argument("--cache-dir", metavar="DIR", help="shared cache (default: .cache/)")
-    p.add_argument("--workers", type=int, help="local parallel processes (overrides the grid file)")
+                              description=plain(__doc__.split("\n\n")[0]) + "\n\nA grid file:\n\n"
+                              + "\n".join(__doc__.split("::\n\n", 1)[1].split("\n\n")[0].splitlines()),
+                              formatter_class=HelpFormatter)
+    p.add_argument("grid", metavar="GRID.yaml", type=existing_file, help="the grid file")
+    p.add_argument("--out", metavar="DIR", type=folder, help="sweep folder (default: runs/sweep-<grid name>/)")
+    p.add_argument("--cache-dir", metavar="DIR", type=folder, help="shared cache (default: .cache/)")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="local parallel processes (default: the grid file's workers, else 1)")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     p.set_defaults(func=cmd_sweep)

@@ -60,7 +60,7 @@ def test_run_executes_into_the_run_folder_and_skips_up_to_date(tmp_path):
     src = ROOT / "notebooks" / "01_matching_by_hand.ipynb"
     assert all(not c.get("outputs") for c in nbformat.read(src, as_version=4).cells)
     again = kit(*args)
-    assert again.returncode == 0 and "up to date" in again.stdout
+    assert again.returncode == 0 and "up to date" in again.stderr and again.stdout.strip() == str(out.resolve())
 
 
 def test_a_kernel_that_dies_while_starting_is_started_again(tmp_path, monkeypatch):

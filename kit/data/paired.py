@@ -67,9 +67,10 @@ def _ints(df: pd.DataFrame, col: str, where) -> np.ndarray:
 
 
 def read_paired_folder(
-    folder: str | os.PathLike, name: str | None = None, verify_images: bool = False
+    folder: str | os.PathLike, name: str | None = None, verify_images: bool = False, progress: bool = False
 ) -> PairedBenchmark:
-    """Read and validate ``folder/metadata.csv`` with its concept names and images."""
+    """Read and validate ``folder/metadata.csv`` with its concept names and images (progress: a bar over the
+    images decoded, with ``verify_images``)."""
     root = Path(folder)
     path = root / "metadata.csv"
     if not path.is_file():
@@ -125,8 +126,8 @@ def read_paired_folder(
     orig = inside(root, df["orig_image"].to_numpy(), lambda i: where(i, "orig_image"))
     edit = inside(root, df["syn_image"].to_numpy(), lambda i: where(i, "syn_image"))
     if verify_images:
-        verify_image_files(orig, lambda i: where(i, "orig_image"))
-        verify_image_files(edit, lambda i: where(i, "syn_image"))
+        verify_image_files(orig, lambda i: where(i, "orig_image"), progress, "decode originals")
+        verify_image_files(edit, lambda i: where(i, "syn_image"), progress, "decode edits")
     core = {"pair_id", "orig_image", "syn_image", old_col, name_col, *lists} | (
         {new_col, "new_attr"} if new_col else set()
     )
@@ -153,11 +154,12 @@ def read_paired_folder(
     )
 
 
-def verify_image_files(paths: list[str], what) -> None:
+def verify_image_files(paths: list[str], what, progress: bool = False, desc: str = "decode images") -> None:
     """Open and fully decode each image with PIL; a truncated or unreadable file raises, naming its row."""
     from PIL import Image, UnidentifiedImageError
+    from tqdm.auto import tqdm
 
-    for i, p in enumerate(paths):
+    for i, p in enumerate(tqdm(paths, desc=desc, unit="image", disable=not progress)):
         try:
             with Image.open(p) as im:
                 im.load()

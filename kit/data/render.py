@@ -71,13 +71,14 @@ def contrast(rgb: Sequence[int]) -> tuple[int, int, int]:
     return (25, 25, 25) if lum > 110 else (240, 240, 240)
 
 
-def _render_chunk(args) -> None:
+def _render_chunk(args) -> int:
     render, jobs, size, supersample = args
     for path, spec in jobs:
         im = render(spec, size * supersample)
         if supersample > 1:
             im = im.reduce(supersample)
         im.save(path, compress_level=3)
+    return len(jobs)
 
 
 def render_all(
@@ -86,15 +87,23 @@ def render_all(
     size: int,
     supersample: int = 2,
     workers: int = 2,
+    progress: bool = False,
+    desc: str = "render",
 ) -> None:
     """Render every ``(path, spec)`` job to a PNG of ``size``×``size`` (drawn ``supersample`` times larger
-    and reduced, for smooth edges) using up to ``workers`` processes."""
-    workers = max(1, min(workers, len(jobs) // 50 + 1))
-    if workers == 1:
-        _render_chunk((render, jobs, size, supersample))
-        return
-    chunks = [jobs[i :: workers * 4] for i in range(workers * 4)]
-    import multiprocessing as mp
+    and reduced, for smooth edges) using up to ``workers`` processes; progress: a bar over the images."""
+    from tqdm.auto import tqdm
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
-        list(ex.map(_render_chunk, [(render, c, size, supersample) for c in chunks if c]))
+    workers = max(1, min(workers, len(jobs) // 50 + 1))
+    n_chunks = max(workers * 4, len(jobs) // 32) if workers > 1 else max(1, len(jobs) // 32)
+    chunks = [c for c in (jobs[i::n_chunks] for i in range(n_chunks)) if c]
+    with tqdm(total=len(jobs), desc=desc, unit="image", disable=not progress or not jobs) as bar:
+        if workers == 1:
+            for c in chunks:
+                bar.update(_render_chunk((render, c, size, supersample)))
+            return
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
+            for done in ex.map(_render_chunk, [(render, c, size, supersample) for c in chunks]):
+                bar.update(done)

@@ -212,13 +212,15 @@ def _labels(values: np.ndarray) -> np.ndarray:
 
 
 def render_toy_syncub(
-    folder: str | os.PathLike, n_pairs: int = 2000, n_images: int = 3000, seed: int = 0, **settings
+    folder: str | os.PathLike, n_pairs: int = 2000, n_images: int = 3000, seed: int = 0, *, progress: bool = False,
+    **settings
 ) -> Path:
     """Render toy-synCUB into ``folder`` (replaced atomically); return the folder.
 
     Layout: ``images/orig/``, ``images/syn/``, ``images/unpaired/``, ``metadata.csv`` (synCUB columns),
     ``attributes.txt``, ``unpaired.csv`` (image, labels, split, class_id, class_name), ``render_config.json``.
-    settings: further :class:`ToyBirdsConfig` fields (n_species, variation, size, split, workers).
+    settings: further :class:`ToyBirdsConfig` fields (n_species, variation, size, split, workers); progress: a bar
+    over the images rendered.
     """
     cfg = ToyBirdsConfig(n_pairs=n_pairs, n_images=n_images, seed=seed, **settings)
     rng = np.random.default_rng(cfg.seed)
@@ -270,7 +272,7 @@ def render_toy_syncub(
         jobs = [(str(tmp / p), _spec(v, n)) for p, v, n in zip(meta["orig_image"], values, nuis)]
         jobs += [(str(tmp / p), _spec(v, n)) for p, v, n in zip(meta["syn_image"], swapped, nuis)]
         jobs += [(str(tmp / p), _spec(v, n)) for p, v, n in zip(unpaired["image"], u_values, u_nuis)]
-        render_all(render_bird, jobs, cfg.size, workers=cfg.workers)
+        render_all(render_bird, jobs, cfg.size, workers=cfg.workers, progress=progress, desc='render toy-synCUB')
         meta.to_csv(tmp / "metadata.csv", index=False)
         unpaired.to_csv(tmp / "unpaired.csv", index=False)
         write_names(tmp / "attributes.txt", ATTRIBUTES)

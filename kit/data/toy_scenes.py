@@ -372,13 +372,14 @@ def render_scene(spec: dict, size: int) -> Image.Image:
 
 
 def render_toy_syncoco(
-    folder: str | os.PathLike, n_pairs: int = 2000, n_images: int = 3000, seed: int = 0, **settings
+    folder: str | os.PathLike, n_pairs: int = 2000, n_images: int = 3000, seed: int = 0, *, progress: bool = False,
+    **settings
 ) -> Path:
     """Render toy-synCOCO into ``folder`` (replaced atomically); return the folder.
 
     Layout: ``images/orig/``, ``images/syn/``, ``images/unpaired/``, ``metadata.csv`` (synCOCO columns),
     ``categories.txt``, ``unpaired.csv`` (image, labels, split), ``render_config.json``.
-    settings: further :class:`ToyScenesConfig` fields.
+    settings: further :class:`ToyScenesConfig` fields; progress: a bar over the images rendered.
     """
     cfg = ToyScenesConfig(n_pairs=n_pairs, n_images=n_images, seed=seed, **settings)
     rng = np.random.default_rng(cfg.seed)
@@ -417,7 +418,7 @@ def render_toy_syncoco(
         jobs = [(str(tmp / p), s) for p, s in zip(meta["orig_image"], scenes)]
         jobs += [(str(tmp / p), s) for p, s in zip(meta["syn_image"], edited)]
         jobs += [(str(tmp / p), s) for p, s in zip(unpaired["image"], unpaired_scenes)]
-        render_all(render_scene, jobs, cfg.size, workers=cfg.workers)
+        render_all(render_scene, jobs, cfg.size, workers=cfg.workers, progress=progress, desc='render toy-synCOCO')
         meta.to_csv(tmp / "metadata.csv", index=False)
         unpaired.to_csv(tmp / "unpaired.csv", index=False)
         write_names(tmp / "categories.txt", NAMES)

@@ -2,11 +2,12 @@
 
 import sys
 
+from kit.cli_args import one_line
 from kit.embed.cli import main
 from kit.errors import KitError
 
 try:
     sys.exit(main())
 except KitError as e:
-    print(f"error: {e}", file=sys.stderr)
+    print(f"kit: error: {one_line(e)}", file=sys.stderr)
     sys.exit(2)
