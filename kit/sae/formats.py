@@ -435,6 +435,8 @@ def read_dictionary_learning(source):
         raise CheckpointError(f"{where}: group_sizes sum to {int(w['group_sizes'].sum())}, not dict_size "
                               f"{W_enc.shape[1]}")
     sae = _build(where, W_enc, b_enc, W_dec, b_dec, family, k=k, threshold=threshold, subtract_b_dec=subtract)
+    if cls == "AutoEncoder" and trainer:  # load_dictionary normalises its decoder, folding the norms as here
+        sae.source["code_scale"] = np.ones_like(sae.source["code_scale"])
     sae.source.update({"format": "dictionary_learning", "path": where if trainer else None, "dict_class": cls,
                        "trainer_class": trainer.get("trainer_class"), "notes": notes})
     if cls == "MatryoshkaBatchTopKSAE":
