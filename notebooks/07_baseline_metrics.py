@@ -27,9 +27,12 @@
 # and computes all of them for the standard offline SAE of the book (TopK, 256 latents, 8 active) on the
 # embeddings of the *test* split, as one tidy table and one figure. Every metric in `kit.metrics` has the same
 # shape: `metric(..., config=None) -> result`, where the config's defaults are the source's settings and the
-# result has `headline()` (the numbers a paper reports) and `to_rows()` (the same numbers as rows of a results
-# table). Chapter *Sanity checks* asks which of these numbers tell a trained SAE from noise; chapter *Metric
-# validity* asks which track the truth in a world where the truth is known.
+# result has `headline()` (the numbers a paper reports) and `units()` (the per-image, per-latent, per-concept or
+# per-pair values the headline averages). The sections call these functions to show what each metric computes;
+# the table, the figure's headlines, the summary and the results file come from the book's one evaluation core,
+# `kit.evaluate.evaluate`, which runs the same functions with the same settings and returns rows in the
+# vocabulary every chapter shares. Chapter *Sanity checks* asks which of these numbers tell a trained SAE from
+# noise; chapter *Metric validity* asks which track the truth in a world where the truth is known.
 
 # %% tags=["parameters"]
 smoke = False
@@ -45,9 +48,10 @@ family = "topk"     # the standard offline SAE: TopK with 256 latents, 8 active,
 dict_size = 256
 k = 8
 epochs = 20
-out_dir = ""        # when set, the table is written to out_dir/baseline_metrics.json
+out_dir = ""        # when set, the evaluate rows are written to out_dir/baseline_metrics.json
 
 # %%
+import dataclasses
 import time
 from pathlib import Path
 
@@ -61,6 +65,7 @@ from scipy.stats import beta
 from kit import metrics
 from kit.embed import embed_texts, load_encoder
 from kit.embed.train_toy import phrase
+from kit.evaluate import EvalConfig, EvalData, evaluate
 from kit.pipeline import PipelineConfig, prepare, train_cached
 from kit.results import save_results
 from kit.sae import encode_array
@@ -73,7 +78,9 @@ sns.set_theme(style="whitegrid")
 # ## The SAE and the data
 #
 # The SAE is trained on the embeddings of the train split (cached, shared with the other chapters); every metric
-# is computed on the embeddings $X$ of the test split, their codes $Z$ and their concept labels $Y$.
+# is computed on the embeddings $X$ of the test split, their codes $Z$ and their concept labels $Y$. The settings
+# of every metric are the fields of one `EvalConfig` (each metric's config at the source's defaults, on
+# `device`); the sections below pass the same config objects to the metric functions.
 
 # %%
 config = PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
@@ -85,15 +92,23 @@ X, Y = data.split("test")
 Z = encode_array(sae, X, device=device)
 names, groups = data.concepts.names, data.concepts.groups
 print(f"test split: X {X.shape}, Z {Z.shape}, Y {Y.shape} ({len(set(groups))} concept families)")
-
-results, timings = {}, {}
+# the metric names of kit.results.METRICS that each section's function gives
+GROUPS = {"proxies": ("mse", "fvu", "cosine", "l0", "dead_fraction", "dense_fraction"), "cknna": ("cknna",),
+          "ms": ("ms",), "fms": ("fms",), "sparse probing": ("sparse_probing",), "tpp": ("tpp",), "scr": ("scr",),
+          "absorption": ("absorption", "absorption_fraction"),
+          "steerability": ("steer_power", "steerability", "steerable_fraction")}
+eval_config = EvalConfig(metrics=sum(GROUPS.values(), ()), baselines=(), seed=seed, device=device,
+                         proxies=metrics.ProxiesConfig(device=device), cknna=metrics.CKNNAConfig(device=device),
+                         ms=metrics.MSConfig(device=device), sparse_probing=metrics.SparseProbingConfig(device=device),
+                         erasure=metrics.ErasureConfig(device=device),
+                         absorption=metrics.AbsorptionConfig(device=device),
+                         steerability=metrics.SteerabilityConfig(device=device))
+results = {}
 
 
 def run(name, fn):
-    """Compute one metric, remember its result and how long it took."""
-    start = time.perf_counter()
+    """Compute one metric for the explanation and remember its result."""
     results[name] = fn()
-    timings[name] = time.perf_counter() - start
     return results[name]
 
 
@@ -109,7 +124,7 @@ def run(name, fn):
 # the same, while every latent's meaning changes.
 
 # %%
-prox = run("proxies", lambda: metrics.proxies(X, sae, metrics.ProxiesConfig(device=device)))
+prox = run("proxies", lambda: metrics.proxies(X, sae, eval_config.proxies))
 prox.headline()
 
 # %% [markdown]
@@ -122,7 +137,7 @@ prox.headline()
 # identity map (no SAE) scores perfectly, and so would any dense rotation.
 
 # %%
-ck = run("cknna", lambda: metrics.cknna(X, Z, metrics.CKNNAConfig(device=device)))
+ck = run("cknna", lambda: metrics.cknna(X, Z, eval_config.cknna))
 ck.headline()
 
 # %% [markdown]
@@ -138,7 +153,7 @@ ck.headline()
 # DINOv2 embedding of the same images.
 
 # %%
-ms = run("ms", lambda: metrics.monosemanticity(X, Z, metrics.MSConfig(device=device)))
+ms = run("ms", lambda: metrics.monosemanticity(X, Z, eval_config.ms))
 ms.headline()
 
 # %% [markdown]
@@ -154,7 +169,7 @@ ms.headline()
 # the very case FBMP's coalitions forgive.
 
 # %%
-fm = run("fms", lambda: metrics.fms(Z, Y))
+fm = run("fms", lambda: metrics.fms(Z, Y, eval_config.fms))
 fm.headline()
 
 # %% [markdown]
@@ -167,7 +182,7 @@ fm.headline()
 # other concepts, and its weights may *subtract* latents — a reading no person would give the latent alone.
 
 # %%
-sp = run("sparse probing", lambda: metrics.sparse_probing(Z, Y, metrics.SparseProbingConfig(device=device)))
+sp = run("sparse probing", lambda: metrics.sparse_probing(Z, Y, eval_config.sparse_probing))
 sp.headline()
 
 # %% [markdown]
@@ -185,18 +200,27 @@ sp.headline()
 
 # %%
 families = [idx for idx in data.concepts.families().values() if len(idx) >= 2]
-tp = run("tpp", lambda: metrics.tpp(X, Y, sae, groups=families, Z=Z, config=metrics.ErasureConfig(device=device)))
+tp = run("tpp", lambda: metrics.tpp(X, Y, sae, groups=families, Z=Z, config=eval_config.erasure))
 tp.headline()
 
+# %% [markdown]
+# SCR's concept pairs are chosen by `metrics.choose_scr_pairs` with its defaults (the most correlated pairs from
+# different families whose four cells each hold at least 20 test images) — the pairs `evaluate` uses. With too
+# few test images no pair qualifies, and SCR cannot be computed.
+
 # %%
-scr_pairs = metrics.choose_scr_pairs(Y, groups, min_cell=5 if smoke else 20)
-print("SCR pairs (task, spurious):", [(names[a], names[b]) for a, b in scr_pairs])
-sc = run("scr", lambda: metrics.scr(X, Y, sae, pairs=scr_pairs, Z=Z, config=metrics.ErasureConfig(device=device)))
-print({m: round(v, 3) for m, v in sc.headline().items()})
-at = sc.config.n_values.index(sc.config.headline_n)
-pd.DataFrame({"task": [names[t] for t, _ in sc.pairs], "spurious": [names[s] for _, s in sc.pairs],
-              "biased probe": sc.base, "unbiased probe": sc.oracle,
-              f"after ablating {sc.config.headline_n} latents": sc.ablated[at], "SCR": sc.scr[at]}).round(3)
+scr_pairs = metrics.choose_scr_pairs(Y, groups)
+print("SCR pairs (task, spurious):", [(names[a], names[b]) for a, b in scr_pairs] or "none")
+if scr_pairs:
+    sc = run("scr", lambda: metrics.scr(X, Y, sae, pairs=scr_pairs, Z=Z, config=eval_config.erasure))
+    print({m: round(v, 3) for m, v in sc.headline().items()})
+    at = sc.config.n_values.index(sc.config.headline_n)
+    scr_table = pd.DataFrame({"task": [names[t] for t, _ in sc.pairs], "spurious": [names[s] for _, s in sc.pairs],
+                              "biased probe": sc.base, "unbiased probe": sc.oracle,
+                              f"after ablating {sc.config.headline_n} latents": sc.ablated[at], "SCR": sc.scr[at]})
+else:
+    scr_table = pd.DataFrame()
+scr_table.round(3)
 
 # %% [markdown]
 # ## Absorption: does a broad latent swallow a specific one?
@@ -211,8 +235,7 @@ pd.DataFrame({"task": [names[t] for t, _ in sc.pairs], "spurious": [names[s] for
 # (a missing concept is not "absorbed"), and its thresholds come from language models.
 
 # %%
-ab = run("absorption", lambda: metrics.absorption(X, Y, sae, groups, Z=Z,
-                                                  config=metrics.AbsorptionConfig(device=device)))
+ab = run("absorption", lambda: metrics.absorption(X, Y, sae, groups, Z=Z, config=eval_config.absorption))
 ab.headline()
 
 # %% [markdown]
@@ -232,7 +255,7 @@ ab.headline()
 text_encoder = load_encoder(encoder, device=device)
 vocabulary = [phrase(n) for n in names]
 st = run("steerability", lambda: metrics.steerability(X, sae, lambda texts: embed_texts(texts, text_encoder),
-                                                      vocabulary, Z=Z, config=metrics.SteerabilityConfig(device=device)))
+                                                      vocabulary, Z=Z, config=eval_config.steerability))
 print(st.headline())
 top = np.argsort(-st.power)[:8]
 pd.DataFrame({"latent": top, "target word": [vocabulary[t] for t in st.target[top]],
@@ -241,20 +264,63 @@ pd.DataFrame({"latent": top, "target word": [vocabulary[t] for t in st.target[to
 # %% [markdown]
 # ## All metrics in one table
 #
-# Every result turns into tidy rows with `to_rows` — the same columns as MATCHScore's and TAPAScore's rows, so a
-# whole evaluation is one `pandas.concat`.
+# `kit.evaluate.evaluate` takes the SAE, the test split (`EvalData`, here with the text tower and the vocabulary
+# for steerability) and an `EvalConfig` naming the metrics; it encodes the images, runs the metric functions with
+# the config's settings and returns one tidy row per number: metric, value, a bootstrap interval over the units
+# (images, latents, concepts or concept pairs), how many units, the probe's $k$ as `budget` for sparse probing —
+# the same columns as MATCHScore's and TAPAScore's rows, so a whole evaluation is one table. Below it is called
+# once per metric family (a loop over `EvalConfig` variants) so that each family can be timed; the untrained
+# and random baselines are switched off (`baselines=()`) and left to chapter *Sanity checks*.
 
 # %%
-labels = dict(dataset=benchmark, encoder=encoder, sae=family, dict_size=dict_size, k=k, seed=seed)
-rows = [row for name, result in results.items() for row in result.to_rows(**labels, source=name)]
-table = pd.DataFrame([r.as_dict() for r in rows])
-table["seconds"] = table.source.map(timings).round(2)
-shown = ~table.metric.str.contains(r"_n\d+$")  # TPP and SCR at every ablation size stay in the file, not here
-table.loc[shown, ["source", "metric", "value", "seconds"]].round(3)
+if not scr_pairs:  # evaluate refuses a metric it was asked for by name and cannot compute
+    GROUPS.pop("scr")
+eval_data = EvalData.from_prepared(data, "test", text_embed=lambda texts: embed_texts(texts, text_encoder),
+                                   vocabulary=vocabulary)
+parts, seconds = [], {}
+for source, wanted in GROUPS.items():
+    start = time.perf_counter()
+    parts.append(evaluate(sae, eval_data, dataclasses.replace(eval_config, metrics=wanted)).rows)
+    seconds[source] = time.perf_counter() - start
+rows = pd.concat(parts, ignore_index=True)
+source_of = {m: source for source, wanted in GROUPS.items() for m in wanted}
+table = rows.assign(source=rows.metric.map(source_of)).assign(seconds=lambda t: t.source.map(seconds))
+table[["source", "metric", "budget", "value", "ci_low", "ci_high", "n_units", "seconds"]].astype(
+    {"budget": "Int64"}).round(3)
+
+# %% [markdown]
+# The sections above printed the same numbers: `evaluate` calls the very functions they called, with the same
+# configs, on the same codes. The check below says so (and stops the chapter if it ever stops being true).
+
+# %%
+def key(metric, budget) -> str:
+    return metric if pd.isna(budget) else f"{metric}_k{int(budget)}"
+
+
+value = {key(m, b): v for m, b, v in zip(rows.metric, rows.budget, rows.value)}
+shown_by_sections = {**prox.headline(), **ck.headline(), "ms": ms.headline()["ms"], "fms": fm.headline()["fms"],
+                     **sp.headline(), "tpp": tp.headline()["tpp"], "absorption": ab.headline()["full_absorption"],
+                     "absorption_fraction": ab.headline()["absorption_fraction"], **st.headline()}
+if scr_pairs:
+    shown_by_sections["scr"] = sc.headline()["scr"]
+differ = {m: (v, value[m]) for m, v in shown_by_sections.items() if not np.isclose(v, value[m], equal_nan=True)}
+assert set(shown_by_sections) == set(value) and not differ, f"sections and evaluate rows disagree: {differ}"
+print(f"all {len(value)} headlines of the sections equal the evaluate rows")
+
+# %% [markdown]
+# TPP's headline is the value at SAEBench's 20 ablated latents, a setting of `ErasureConfig` (`headline_n`). The
+# same evaluation with the other settings — one `EvalConfig` variant each — shows how much it depends on it:
+
+# %%
+tpp_rows = pd.concat([evaluate(sae, eval_data, dataclasses.replace(
+                          eval_config, metrics=("tpp",), erasure=dataclasses.replace(eval_config.erasure, headline_n=n)))
+                      .rows.assign(ablated_latents=n) for n in eval_config.erasure.n_values], ignore_index=True)
+tpp_rows[["ablated_latents", "value", "ci_low", "ci_high", "n_units"]].round(3)
 
 # %% [markdown]
 # A headline is a mean over units — images, latents, concepts or concept pairs — and the mean hides how the units
-# spread. The figure shows the units behind each headline (the dashed line is the headline).
+# spread. The figure shows the units behind each headline, from the sections' results (`units()`); the dashed
+# line is the headline of the evaluate row.
 
 # %%
 units = pd.concat([pd.DataFrame({"metric": m, "value": np.asarray(v, dtype=float)})
@@ -263,8 +329,8 @@ units = pd.concat([pd.DataFrame({"metric": m, "value": np.asarray(v, dtype=float
                             "steer_power", "steerability")])
 g = sns.FacetGrid(units, col="metric", col_wrap=5, sharex=False, sharey=False, height=2.2, aspect=1.25)
 g.map_dataframe(sns.histplot, x="value", bins=20)
-for ax, (metric, part) in zip(g.axes.flat, units.groupby("metric", sort=False)):
-    ax.axvline(part.value.mean(), color="k", ls="--", lw=1)
+for ax, metric in zip(g.axes.flat, units.metric.unique()):
+    ax.axvline(value[metric], color="k", ls="--", lw=1)
 g.set_titles("{col_name}")
 plt.show()
 
@@ -279,54 +345,64 @@ def num(v: float) -> str:
     return f"{round(v, 3) + 0.0:.3f}"
 
 
-h = {name: r.headline() for name, r in results.items()}
-fvu, dead = h["proxies"]["fvu"], h["proxies"]["dead_fraction"]
-cap, local = h["fms"]["fms_capacity"], h["fms"]["fms_local"]
-tpp_at = {n: h["tpp"][f"tpp_n{n}"] for n in tp.config.n_values}
+def n_units(metric: str) -> int:
+    return int(rows.loc[rows.metric == metric, "n_units"].item())
+
+
+fvu, dead = value["fvu"], value["dead_fraction"]
+cap, local = fm.headline()["fms_capacity"], fm.headline()["fms_local"]  # FMS's parts: the section's result
+tpp_at = dict(zip(tpp_rows.ablated_latents, tpp_rows.value))
 n_peak, n_max = max(tpp_at, key=tpp_at.get), max(tpp_at)
-scr_pairs_at = sc.scr[at][np.isfinite(sc.scr[at])]
-n_undefined = int(np.isnan(sc.scr[at]).sum())
 d = X.shape[1]  # chance that a random unit direction in d dimensions passes the alignment threshold
-thr = ab.config.probe_cos_threshold
+thr = eval_config.absorption.probe_cos_threshold
 p_random = beta.sf((1 + thr) / 2, (d - 1) / 2, (d - 1) / 2)
+if "scr" in value:
+    n_undefined = len(scr_pairs) - n_units("scr")  # the pairs whose SCR is undefined (NaN) are not units
+    scr_pairs_at = sc.scr[at][np.isfinite(sc.scr[at])]
+    scr_bullet = (
+        f"**SCR** is {num(value['scr'])}, and the per-pair table shows why it should not be read at this size: the "
+        "balanced test sets are small, so accuracies move in coarse steps, the gap between the biased and the "
+        "unbiased probe is a few of those steps (or none — then SCR is undefined, NaN"
+        + (f", as for {n_undefined} of the {len(scr_pairs)} pairs here" if n_undefined else "") + ")"
+        + (f", and a ratio over such a gap ranges from {num(scr_pairs_at.min())} to {num(scr_pairs_at.max())} "
+           "between pairs" if len(scr_pairs_at) and scr_pairs_at.min() < scr_pairs_at.max() else "")
+        + ". SCR needs concept pairs that co-occur often *and* many images of each combination.")
+else:
+    scr_bullet = ("**SCR** could not be computed: no concept pair from different families has 20 test images in "
+                  "each of its four combinations. SCR needs concept pairs that co-occur often *and* many images of "
+                  "each combination.")
 bullets = [
     f"**Reconstruction**: the SAE leaves {fvu:.0%} of the variance unexplained (FVU {fvu:.3f}) with "
-    f"{h['proxies']['l0']:.0f} of {dict_size} latents active, and {dead:.1%} of its latents never fire on the "
+    f"{value['l0']:.0f} of {dict_size} latents active, and {dead:.1%} of its latents never fire on the "
     "test images. The proxies describe the fit and the sparsity, and say nothing about the concepts.",
-    f"**CKNNA** ({h['cknna']['cknna']:.3f}) and **MS** ({h['ms']['ms']:.3f}) need no labels. With the toy encoder "
+    f"**CKNNA** ({value['cknna']:.3f}) and **MS** ({value['ms']:.3f}) need no labels. With the toy encoder "
     "as its own reference, MS measures how alike a latent's images are *in the space the SAE was trained on* — "
     "a weaker test than the paper's separate DINOv2 reference.",
-    f"**FMS** is {h['fms']['fms']:.3f}: the best single latent classifies a concept at {cap:.3f} balanced "
+    f"**FMS** is {value['fms']:.3f}: the best single latent classifies a concept at {cap:.3f} balanced "
     f"accuracy (capacity), and removing it "
     + (f"costs almost nothing (local {local:.3f}) — for most concepts another latent carries nearly the same "
        "information, so by FMS's definition they are not monosemantic." if local < 0.1 else
        f"costs a local score of {local:.3f}.")
-    + f" **Sparse probing** goes from {h['sparse probing']['sparse_probing_k1']:.3f} with one latent to "
-    f"{h['sparse probing']['sparse_probing_k5']:.3f} with five"
+    + f" **Sparse probing** goes from {value['sparse_probing_k1']:.3f} with one latent to "
+    f"{value['sparse_probing_k5']:.3f} with five"
     + (": the concepts are spread over several latents, the situation FBMP's coalitions are made for."
-       if h['sparse probing']['sparse_probing_k5'] > h['sparse probing']['sparse_probing_k1'] + 0.05 else "."),
-    f"**TPP** is {num(h['tpp']['tpp'])} at SAEBench's {tp.config.headline_n} ablated latents. Its value depends on "
-    "that choice: " + ", ".join(f"{num(v)} at {n}" for n, v in tpp_at.items())
+       if value['sparse_probing_k5'] > value['sparse_probing_k1'] + 0.05 else "."),
+    f"**TPP** is {num(value['tpp'])} at SAEBench's {eval_config.erasure.headline_n} ablated latents. Its value "
+    "depends on that choice: " + ", ".join(f"{num(v)} at {n}" for n, v in tpp_at.items())
     + f" (highest at {n_peak})"
     + (f"; at {n_max} all {dict_size} latents are ablated for every concept and every probe suffers alike."
        if n_max >= dict_size else "."),
-    f"**SCR** is {num(h['scr']['scr'])}, and the per-pair table shows why it should not be read at this size: the "
-    "balanced test sets are small, so accuracies move in coarse steps, the gap between the biased and the "
-    "unbiased probe is a few of those steps (or none — then SCR is undefined, NaN"
-    + (f", as for {n_undefined} of the {len(sc.pairs)} pairs here" if n_undefined else "") + ")"
-    + (f", and a ratio over such a gap ranges from {num(scr_pairs_at.min())} to {num(scr_pairs_at.max())} "
-       "between pairs" if len(scr_pairs_at) and scr_pairs_at.min() < scr_pairs_at.max() else "")
-    + ". SCR needs concept pairs that co-occur often *and* many images of each combination.",
-    f"**Absorption**: on average over concepts, {h['absorption']['full_absorption']:.1%} of the images where "
+    scr_bullet,
+    f"**Absorption**: on average over concepts, {value['absorption']:.1%} of the images where "
     f"the probe detects the concept are fully absorbed, and the absorption fraction is "
-    f"{h['absorption']['absorption_fraction']:.3f}. The latter depends on how loose SAEBench's alignment "
+    f"{value['absorption_fraction']:.3f}. The latter depends on how loose SAEBench's alignment "
     f"threshold is here: a cosine of {thr} with the probe direction is exceeded by {p_random:.0%} of random "
     f"directions in {d} dimensions, so many unrelated latents count as \"aligned\".",
-    f"**Steerability**: {h['steerability']['steerable_fraction']:.1%} of the latents move some word's zero-shot "
-    f"probability by at least {st.config.steerable_power} when clamped — clamping a direction hard enough moves "
-    f"a temperature-{st.config.temperature:g} softmax — while the mean steerability is "
-    f"{h['steerability']['steerability']:.3f}"
-    + (": most of the moved probability does not land on a single word." if h['steerability']['steerability'] < 0.5
+    f"**Steerability**: {value['steerable_fraction']:.1%} of the latents move some word's zero-shot "
+    f"probability by at least {eval_config.steerability.steerable_power} when clamped — clamping a direction hard "
+    f"enough moves a temperature-{eval_config.steerability.temperature:g} softmax — while the mean steerability is "
+    f"{value['steerability']:.3f}"
+    + (": most of the moved probability does not land on a single word." if value['steerability'] < 0.5
        else ".")
     + " Clamping ignores whether a latent ever fires (exercise 4).",
 ]
@@ -341,10 +417,13 @@ Markdown(f"With these parameters ({benchmark}, the {encoder} encoder, a {family}
 
 # %%
 if out_dir:
-    print("wrote", save_results(Path(out_dir) / "baseline_metrics.json", rows,
-                                {"pipeline": config, "sae": sae.train_config,
-                                 "metrics": {name: r.config for name, r in results.items()},
-                                 "vocabulary": vocabulary}))
+    # the rows of the table, and TPP at the other ablation sizes (a column of their own: ablated_latents)
+    erasure_rows = rows.metric.isin(["tpp", "scr"])
+    saved = pd.concat([rows.assign(ablated_latents=np.where(erasure_rows, eval_config.erasure.headline_n, np.nan)),
+                       tpp_rows[tpp_rows.ablated_latents != eval_config.erasure.headline_n]], ignore_index=True)
+    print("wrote", save_results(Path(out_dir) / "baseline_metrics.json", saved.to_dict("records"),
+                                {"evaluate": dataclasses.replace(eval_config, metrics=tuple(source_of)),
+                                 "pipeline": config, "sae": sae.train_config, "vocabulary": vocabulary}))
 
 # %% [markdown]
 # ## Exercises
