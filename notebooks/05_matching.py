@@ -504,9 +504,9 @@ print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")
 # ````{admonition} Solution
 # :class: dropdown
 # ```python
-# for method, kk in budgets.items():
-#     m = matched["trained"][method]
-#     print(method, M.match_score(m, kk), M.match_score(m, kk, average="support"))
+# for c, kk in (("one_to_one", 1), (crit, budget)):
+#     m = results.matchings["trained", c]   # the matchings behind the MATCHScore rows
+#     print(c, M.match_score(m, kk), M.match_score(m, kk, average="support"))
 # ```
 # The macro average gives every concept the same weight, so rare concepts count as much as frequent ones; the
 # support-weighted average is dominated by the frequent concepts. In the offline default run the support average

@@ -39,7 +39,8 @@
 #
 # This chapter computes the score by hand on one pair, then for the whole offline toy-synCUB benchmark,
 # broken down by attribute, with its selectivity Δ_stay, its continuous and normalised variants, and the pairs
-# where it succeeds and fails.
+# where it succeeds and fails. Every number comes from `kit.evaluate.evaluate`, which scores the SAE and its
+# baselines in one call; the variants (another aggregation, another benchmark) are variants of one `EvalConfig`.
 
 # %% tags=["parameters"]
 smoke = False
@@ -60,9 +61,13 @@ budget = 3             # coalition budget k of TAPAScore
 n_boot = 1000          # bootstrap resamples over pairs
 removal_benchmark = "toy-syncoco"  # a removal benchmark scored in the last section ("" skips it)
 removal_concepts_dir = ""          # its base dataset folder when it is a Hub benchmark
-out_dir = ""           # when set, the TAPAScore rows are written to out_dir/tapascore.json
+reference_dir = ""     # folder of the paper's published numbers; empty: the copy shipped with the kit
+out_dir = ""           # when set, every evaluate row of the chapter is written to out_dir/tapascore.json
 
 # %%
+import dataclasses
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -70,21 +75,26 @@ import seaborn as sns
 from IPython.display import Markdown, display
 from PIL import Image
 
-from kit import matching, tapas
+from kit import tapas
+from kit.evaluate import EvalConfig, evaluate
 from kit.pipeline import PipelineConfig, prepare, train_cached
-from kit.sae import encode_array, untrained
+from kit.reference import paper_dataset, paper_results
+from kit.results import save_results
+from kit.sae import encode_array
 
 if smoke:
     n_pairs, n_images, dict_size, epochs, n_boot = 120, 300, 64, 3, 200
 sns.set_theme(style="whitegrid")
 
 # %% [markdown]
-# ## The benchmark, the SAE and its untrained twin
+# ## The benchmark, the SAE and its baselines
 #
 # As in the quickstart: `prepare` renders and embeds the benchmark (cached), `train_cached` trains the standard
-# TopK SAE on the *train* split (cached and shared with the other chapters), FBMP matches its latents to the
-# concepts on the *test* split. The **untrained twin** — same family and size, random weights — goes through
-# exactly the same steps; it tells us what the score is worth when the latents mean nothing.
+# TopK SAE on the *train* split (cached and shared with the other chapters), and `evaluate` does the rest. It
+# builds the **untrained twin** — same family, size, sparsity and preprocessing, random weights — and **random
+# codes** ($k$ latents per image that ignore what it shows), matches each model's latents to the concepts with
+# FBMP on the *test* split (each on its own codes), encodes the pairs and scores them. The baselines tell us what
+# the score is worth when the latents mean nothing.
 
 # %%
 config = PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
@@ -94,25 +104,26 @@ pairs = data.pairs
 if pairs.concepts != data.concepts.names:
     raise ValueError("the pairs and the annotated images must list the same concepts in the same order")
 X_train, _ = data.split("train")
-X_test, Y_test = data.split("test")
 sae_settings = dict(family=family, dict_size=dict_size, k=k, seed=seed)
 [sae] = train_cached(X_train, [sae_settings], cache_dir, epochs=epochs, progress=False)
-twin = untrained(family, X_train.shape[1], dict_size, k=k, seed=seed)
 
+crit = f"fbmp_b{beta:g}"
+TAPAS = ("tapascore", "tapas_add", "tapas_rem", "tapascore_normalised", "tapascore_macro", "delta_stay")
+base = EvalConfig(criteria=(crit,), budget=budget, metrics=TAPAS, n_boot=n_boot, seed=seed, device=device)
+studies = {benchmark: evaluate(sae, data, base)}  # name → Results, written to out_dir at the end
+results = studies[benchmark]
+result = results.tapas["trained", crit]  # the per-pair detail behind the trained SAE's rows
+table = result.pairs
 P = pairs.n_pairs
-codes, matchings = {}, {}
-for name, model in {"trained": sae, "untrained": twin}.items():
-    matchings[name] = matching.fbmp(Y_test, matching.binarize(encode_array(model, X_test)), beta=beta)
-    Z = encode_array(model, np.concatenate([data.X_orig.X, data.X_edit.X]))
-    codes[name] = (Z[:P], Z[P:])
 print(f"{P} pairs ({(pairs.new >= 0).sum()} swaps, {(pairs.new < 0).sum()} removals) over "
-      f"{pairs.n_concepts} concepts; codes of shape {codes['trained'][0].shape}")
+      f"{pairs.n_concepts} concepts; models scored: {', '.join(dict.fromkeys(results.rows.role))}")
 
 # %% [markdown]
 # ## One pair, by hand
 #
 # We pick a swap whose two coalitions both keep at least one latent after the shared ones are dropped, and look
-# at the latents of $M(o) \cup M(n)$ before and after the edit.
+# at the latents of $M(o) \cup M(n)$ before and after the edit. The coalitions are those `evaluate` matched
+# (`results.matchings`), and the right-hand column is its per-pair table (`results.tapas`).
 
 # %%
 def short(name: str) -> str:
@@ -126,12 +137,8 @@ def fires(z: np.ndarray, latents: list[int]) -> float:
     return float((z[latents] > 0).any()) if latents else 0.0
 
 
-coalitions = matchings["trained"].budgeted(budget)
-Zo, Ze = codes["trained"]
-result = tapas.tapascore(Zo, Ze, pairs.old, pairs.new, matchings["trained"], k=budget,
-                         labels_orig=pairs.labels_orig, concepts=pairs.concepts, groups=pairs.groups,
-                         n_boot=n_boot, seed=seed)
-table = result.pairs
+coalitions = results.matchings["trained", crit].budgeted(budget)
+Zo, Ze = encode_array(sae, data.X_orig.X), encode_array(sae, data.X_edit.X)
 candidates = table[(table.kind == "swap") & (table.n_add > 0) & (table.n_rem > 0)]
 p = int(candidates.sort_values(["score", "pair_id"], ascending=[False, True]).index[0]) \
     if len(candidates) else int(table.score.idxmax())
@@ -155,10 +162,11 @@ plt.tight_layout()
 
 add_p = fires(Ze[p], I_add) - fires(Zo[p], I_add)
 rem_p = fires(Ze[p], I_rem) - fires(Zo[p], I_rem)
+assert (add_p, rem_p) == (table["add"][p], table["rem"][p]), "the hand computation disagrees with evaluate"
 pd.DataFrame({
     "by hand": [str(coalitions[o]), str(coalitions[n] if n >= 0 else []), str(I_rem), str(I_add), add_p, rem_p,
                 add_p - rem_p],
-    "kit.tapas": ["", "", "", "", table["add"][p], table["rem"][p], table["score"][p]],
+    "evaluate (results.tapas)": ["", "", "", "", table["add"][p], table["rem"][p], table["score"][p]],
 }, index=["M(old)", "M(new)", "I_rem", "I_add", "add_p", "rem_p", "score_p"])
 
 # %%
@@ -171,42 +179,73 @@ Markdown(f"In the pair shown, $\\text{{rem}}_p = {rem_p:+.0f}$ and $\\text{{add}
 # The kit computes the same numbers for all pairs at once: the coalitions become a padded index matrix, and the
 # codes of every pair's two sets are gathered in one indexing operation — no loop over pairs.
 #
-# ## The score on the whole benchmark: trained SAE vs untrained twin
+# ## The score on the whole benchmark: trained SAE, untrained twin, random codes
 #
 # The interval is a percentile bootstrap over pairs (`n_boot` resamples).
 # `add` is the mean $\text{add}_p$ (how often the added concept's latents switch on, net), `rem` the mean
 # $\text{rem}_p$ (negative is good: they switch off); the score is `add − rem`.
 
 # %%
-results = {"trained": result}
-Zo0, Ze0 = codes["untrained"]
-results["untrained"] = tapas.tapascore(Zo0, Ze0, pairs.old, pairs.new, matchings["untrained"], k=budget,
-                                       labels_orig=pairs.labels_orig, concepts=pairs.concepts,
-                                       groups=pairs.groups, n_boot=n_boot, seed=seed)
-metric_names = {"tapascore": "TAPAScore", "tapas_add": "add (mean add_p)", "tapas_rem": "rem (mean rem_p)",
-                "tapascore_norm": "normalised", "tapascore_macro": "macro (per edited concept)",
-                "delta_stay": "Δ_stay"}
-summary = pd.DataFrame({
-    (name, col): [r.values()[m] if col == "value" else r.cis[m][col == "CI high"] for m in metric_names]
-    for name, r in results.items() for col in ("value", "CI low", "CI high")
-}, index=list(metric_names.values()))
-summary.round(3)
+ROLE = {"trained": "trained", "untrained": "untrained twin", "random": "random codes"}
+METRIC = {"tapascore": "TAPAScore", "tapas_add": "add (mean add_p)", "tapas_rem": "rem (mean rem_p)",
+          "tapascore_normalised": "normalised", "tapascore_macro": "macro (per edited concept)",
+          "delta_stay": "Δ_stay"}
+
+
+def with_ci(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a column ``shown``: 'value [ci_low, ci_high]'."""
+    return rows.assign(shown=[f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(rows.value, rows.ci_low,
+                                                                                  rows.ci_high)])
+
+
+def pivot(res, metrics, roles=ROLE) -> pd.DataFrame:
+    """metric × role table of 'value [interval]' from one Results."""
+    r = with_ci(res.rows[res.rows.metric.isin(metrics)])
+    return r.pivot(index="metric", columns="role", values="shown").loc[list(metrics), list(roles)].rename(
+        index=METRIC, columns=ROLE)
+
+
+pivot(results, METRIC)
 
 # %%
-tr, un = results["trained"], results["untrained"]
-overlap = tr.ci[0] <= un.ci[1] and un.ci[0] <= tr.ci[1]
+tr, un, rn = (results.select("tapascore", role, crit).iloc[0] for role in ROLE)
+add, rem = results.value("tapas_add", criterion=crit), results.value("tapas_rem", criterion=crit)
+overlap = tr.ci_low <= un.ci_high and un.ci_low <= tr.ci_high
+share = un.value / tr.value if tr.value > 0 else np.nan
+twin_keeps_most = overlap or share > 0.5
+paper_ds = paper_dataset(benchmark)
+paper = paper_results(reference_dir or None)
+paper = paper[(paper.dataset == paper_ds) & (paper.metric == "tapascore") & (paper.family == "mean")]
+ref = paper.set_index("role").value if paper_ds else None
+
+
+def fmt(r) -> str:
+    return f"{r.value:.3f} ({r.ci_low:.3f} to {r.ci_high:.3f})"
+
+
 Markdown(
-    f"The trained SAE's TAPAScore is {tr.score:.3f} (interval {tr.ci[0]:.3f} to {tr.ci[1]:.3f})"
-    + (", above 0: its matched latents do follow the edits" if tr.ci[0] > 0 else "")
+    f"The trained SAE's TAPAScore is {fmt(tr)}"
+    + (", above 0: its matched latents do follow the edits" if tr.ci_low > 0 else
+       ", an interval that reaches 0: its matched latents do not clearly follow the edits")
     + (", mostly by switching *off* when their concept is removed (`rem` is larger in size than `add`). "
-       if abs(tr.values()["tapas_rem"]) > tr.values()["tapas_add"] else ". ")
-    + f"But the untrained twin scores {un.score:.3f} ({un.ci[0]:.3f} to {un.ci[1]:.3f})"
-    + (": the two intervals overlap, so on this offline benchmark TAPAScore barely tells a trained SAE from a "
-       "random one. " if overlap else
-       ": the intervals do not overlap, yet the twin keeps most of the trained SAE's score. ")
-    + "This is not what the paper finds with CLIP ViT-L/14 on synCUB, where the trained SAE scores 0.455 and the "
-    "untrained SAE −0.024 (`book/reference/paper_sanity_check.csv`; chapter *Sanity checks* puts them side by "
-    "side). Why does the twin score so high here?"
+       if abs(rem) > add else ". ")
+    + f"The untrained twin scores {fmt(un)}"
+    + (": the two intervals overlap, so on this benchmark TAPAScore barely tells a trained SAE from an untrained "
+       "one. " if overlap else
+       f": the intervals do not overlap, yet the twin keeps {share:.0%} of the trained SAE's score. "
+       if share > 0.5 else
+       f": the intervals do not overlap, and the twin keeps only {share:.0%} of the trained SAE's score. ")
+    + f"Random codes, whose latents ignore the image, score {fmt(rn)}"
+    + (", an interval around 0, as codes that ignore the edit should. " if rn.ci_low <= 0 <= rn.ci_high else
+       ", an interval that excludes 0. ")
+    + (f"The paper, with CLIP ViT-L/14 on syn{paper_ds} (`kit.reference.paper_results()`; chapter *Sanity "
+       f"checks* puts them side by side), reports {ref['trained']:.3f} for the trained SAE, {ref['untrained']:.3f} "
+       f"for the untrained SAE and {ref['random']:.3f} for random codes"
+       + (": there the untrained SAE scores like random codes. "
+          if abs(ref["untrained"] - ref["random"]) < abs(ref["trained"] - ref["untrained"]) else ". ")
+       + ("Not so here. Why does the twin score so high?" if twin_keeps_most else
+          "Here too the twin stays well below the trained SAE.")
+       if ref is not None and len(ref) else "")
 )
 
 # %% [markdown]
@@ -225,16 +264,18 @@ print(f"embedding dimension {centred.shape[1]}; the 10 largest principal compone
 
 # %% [markdown]
 # With the variance concentrated on a handful of directions, almost any random direction is a mixture of a few
-# attribute directions and follows the edits of those attributes — the twin gets a real signal for free. A
-# TAPAScore is therefore only meaningful *beside* its untrained twin's, which is why the paper reports both, and
-# why chapter *Sanity checks* asks of every metric whether it tells the two apart. The remaining rows of the
-# table are explained below.
+# attribute directions and follows the edits of those attributes — the twin gets a real signal for free. Random
+# codes do not: their latents are drawn from a hash of the embedding, not from a direction in it, so no edit
+# moves them systematically. A TAPAScore is therefore only meaningful *beside* its untrained twin's, which is why
+# the paper reports both, and why chapter *Sanity checks* asks of every metric whether it tells the two apart.
+# The remaining rows of the table are explained below.
 #
 # ## Per attribute: which edits does the SAE follow?
 #
 # `TapasResult.breakdown(by)` groups the pairs by the attribute family of the edited concept (`"group"`), by
 # the edited concept (`"old"`), the added one (`"new"`), or the transition `old → new`, with a bootstrap
-# interval per group; `plot_breakdown` draws it.
+# interval per group; `plot_breakdown` draws it. The `TapasResult` is the one behind the trained SAE's rows
+# (`results.tapas["trained", criterion]`).
 
 # %%
 by_family = result.breakdown("group")
@@ -251,11 +292,17 @@ def family_list(rows: pd.DataFrame) -> str:
 
 
 ranked_families = by_family.sort_values("score", ascending=False)
+first, last = ranked_families.iloc[0], ranked_families.iloc[-1]
+small_parts = [g.removeprefix("has_").split("_")[0] for g in ranked_families.tail(3).group
+               if g.startswith(("has_bill", "has_eye"))]
 Markdown(
-    f"Families differ a lot: the most followed edits are {family_list(ranked_families.head(3))}; the least "
-    f"followed {family_list(ranked_families.tail(3))}. Edits of the whole bird or of large regions change many "
-    "pixels; edits of small parts such as the bill or the eye change only a few at the toy encoder's 96-pixel "
-    f"input. The families hold {by_family.n_pairs.min()} to {by_family.n_pairs.max()} pairs here; compare the "
+    ("Families differ a lot" if first.ci_low > last.ci_high else "Families differ, within wide intervals")
+    + f": the most followed edits are {family_list(ranked_families.head(3))}; the least followed "
+    f"{family_list(ranked_families.tail(3))}. "
+    + (f"Edits of the whole bird or of large regions change many pixels; edits of small parts such as the "
+       f"{' and the '.join(dict.fromkeys(small_parts))} change only a few"
+       + (" at the toy encoder's 96-pixel input. " if encoder == "toy" else ". ") if small_parts else "")
+    + f"The families hold {by_family.n_pairs.min()} to {by_family.n_pairs.max()} pairs here; compare the "
     "`n_pairs` column before reading a ranking on another benchmark: a small group has a wide interval."
 )
 
@@ -269,20 +316,26 @@ Markdown(
 # moved. 0 is perfectly selective; it is reported beside the score, not subtracted from it.
 
 # %%
-pd.DataFrame([{"SAE": name, "TAPAScore": round(r.score, 3), "Δ_stay": round(r.delta_stay, 3),
-               "Δ_stay CI": f"[{r.cis['delta_stay'][0]:.3f}, {r.cis['delta_stay'][1]:.3f}]"}
-              for name, r in results.items()]).set_index("SAE")
+pivot(results, ("tapascore", "delta_stay")).T
 
 # %%
-(tr_lo, tr_hi), (un_lo, un_hi) = tr.cis["delta_stay"], un.cis["delta_stay"]
+st, su, sr = (results.select("delta_stay", role, crit).iloc[0] for role in ROLE)
 Markdown(
     "Here the trained SAE is "
-    + ("more selective than its twin: a lower Δ_stay, " if tr.delta_stay < un.delta_stay else
+    + ("more selective than its twin: a lower Δ_stay, " if st.value < su.value else
        "not more selective than its twin: a Δ_stay as high or higher, ")
-    + ("with intervals that do not overlap. " if tr_hi < un_lo or un_hi < tr_lo else "with overlapping intervals. ")
+    + ("with intervals that do not overlap. " if st.ci_high < su.ci_low or su.ci_high < st.ci_low else
+       "with overlapping intervals. ")
     + (("So even where the two follow the edits about as often, the" if overlap else "The")
-       + " trained SAE's latents move less for the concepts that were left alone."
-       if tr.delta_stay < un.delta_stay else "")
+       + " trained SAE's latents move less for the concepts that were left alone. "
+       if st.value < su.value else "")
+    + f"Random codes have a Δ_stay of {sr.value:.3f} ({sr.ci_low:.3f} to {sr.ci_high:.3f}), "
+    + ("lower than" if sr.ci_high < st.ci_low else "higher than" if sr.ci_low > st.ci_high else "about the same as")
+    + " the trained SAE's: an edit changes the embedding's hash and redraws all their latents, so any coalition "
+    "may flip, and how often it does depends mostly on how often it fires at all. A low Δ_stay is therefore "
+    "selectivity only beside a TAPAScore above chance"
+    + (", which the trained SAE has here (its TAPAScore interval lies above that of random codes)."
+       if tr.ci_low > rn.ci_high else ", which the trained SAE does not clearly have here.")
 )
 
 # %% [markdown]
@@ -291,28 +344,28 @@ Markdown(
 # The binary score only sees latents crossing zero. Three continuous aggregations use the code magnitudes:
 # `max_then_delta` ($\max_I \tilde z - \max_I z$), `delta_then_max` ($\max_I (\tilde z - z)$) and
 # `delta_then_mean` ($\operatorname{mean}_I (\tilde z - z)$). Their scale is that of the codes, so they compare
-# SAEs only when the codes have similar scales — the binary score is the paper's headline for that reason.
+# SAEs only when the codes have similar scales — the binary score is the paper's headline for that reason. Each
+# aggregation is one variant of the configuration (`dataclasses.replace(base, aggregation=...)`), scoring the
+# trained SAE and its untrained twin.
 
 # %%
-rows = []
-for name in ("trained", "untrained"):
-    Zo_, Ze_ = codes[name]
-    for how in tapas.AGGREGATIONS:
-        r = tapas.tapascore(Zo_, Ze_, pairs.old, pairs.new, matchings[name], k=budget, aggregation=how,
-                            n_boot=n_boot, seed=seed)
-        rows.append({"SAE": name, "aggregation": how, "score": r.score, "CI low": r.ci[0], "CI high": r.ci[1]})
-variants = pd.DataFrame(rows)
-variants.pivot(index="aggregation", columns="SAE", values=["score", "CI low", "CI high"]).round(3)
+for how in tapas.AGGREGATIONS:
+    studies[f"aggregation {how}"] = evaluate(sae, data, dataclasses.replace(
+        base, aggregation=how, metrics=("tapascore",), baselines=("untrained",)))
+variants = pd.concat([studies[f"aggregation {how}"].rows.assign(aggregation=how) for how in tapas.AGGREGATIONS],
+                     ignore_index=True)
+variants.pivot(index="aggregation", columns="role", values=["value", "ci_low", "ci_high"]).loc[
+    list(tapas.AGGREGATIONS)].round(3)
 
 # %%
-v = variants.set_index(["aggregation", "SAE"])
+v = variants.set_index(["aggregation", "role"])
 continuous = [how for how in tapas.AGGREGATIONS if how != "binary"]
-above = [how for how in continuous if v.loc[(how, "trained"), "score"] > v.loc[(how, "untrained"), "score"]]
-apart = [how for how in above if v.loc[(how, "trained"), "CI low"] > v.loc[(how, "untrained"), "CI high"]]
+above = [how for how in continuous if v.loc[(how, "trained"), "value"] > v.loc[(how, "untrained"), "value"]]
+apart = [how for how in above if v.loc[(how, "trained"), "ci_low"] > v.loc[(how, "untrained"), "ci_high"]]
 Markdown(
     f"{len(above)} of the {len(continuous)} continuous variants put the trained SAE above its twin"
     + (f", and for {len(apart)} of them ({', '.join(f'`{h}`' for h in apart)}) the intervals do not overlap"
-       if apart else ", with overlapping intervals")
+       if apart else ", with overlapping intervals" if above else "")
     + ". Since the twin's codes have another scale than the trained SAE's, that comparison is weak evidence on "
     "its own."
 )
@@ -366,7 +419,8 @@ result.breakdown("old").tail(8).round(3)
 # ## A removal benchmark, and the normalised and macro variants
 #
 # The synCOCO-like benchmark removes one object from a scene: $I_\text{add}$ is empty, $\text{add}_p = 0$ and a
-# pair scores 1 when the object's latents switch off. Same SAE recipe, trained on that benchmark's own images.
+# pair scores 1 when the object's latents switch off. Same SAE recipe, trained on that benchmark's own images,
+# and the same configuration `base`, evaluated on that benchmark.
 #
 # A swap can score 2, a removal only 1, so the raw TAPAScores of a swap benchmark and a removal benchmark are
 # not on one scale. The **normalised** TAPAScore divides each pair's score by the most a pair of its kind can
@@ -375,28 +429,20 @@ result.breakdown("old").tail(8).round(3)
 # do not dominate the mean.
 
 # %%
-scored = {(benchmark, name): r for name, r in results.items()}
 if removal_benchmark:
     rdata = prepare(PipelineConfig(benchmark=removal_benchmark, encoder=encoder, n_pairs=n_pairs,
                                    n_images=n_images, concepts_dir=removal_concepts_dir or None, seed=seed,
                                    device=device), cache_dir)
     rX_train, _ = rdata.split("train")
-    rX_test, rY_test = rdata.split("test")
     [rsae] = train_cached(rX_train, [sae_settings], cache_dir, epochs=epochs, progress=False)
-    rtwin = untrained(family, rX_train.shape[1], dict_size, k=k, seed=seed)
-    rP = rdata.pairs.n_pairs
-    for name, model in {"trained": rsae, "untrained": rtwin}.items():
-        m = matching.fbmp(rY_test, matching.binarize(encode_array(model, rX_test)), beta=beta)
-        Z = encode_array(model, np.concatenate([rdata.X_orig.X, rdata.X_edit.X]))
-        scored[removal_benchmark, name] = tapas.tapascore(
-            Z[:rP], Z[rP:], rdata.pairs.old, rdata.pairs.new, m, k=budget, labels_orig=rdata.pairs.labels_orig,
-            concepts=rdata.pairs.concepts, n_boot=n_boot, seed=seed)
-pd.DataFrame([{"benchmark": bench, "SAE": name, "swaps": int((r.pairs.kind == "swap").sum()),
-               "removals": int((r.pairs.kind == "removal").sum()), "TAPAScore": r.score,
-               "CI": f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]", "normalised": r.normalised,
-               "normalised CI": f"[{r.cis['tapascore_norm'][0]:.3f}, {r.cis['tapascore_norm'][1]:.3f}]",
-               "macro": r.macro, "Δ_stay": r.delta_stay}
-              for (bench, name), r in scored.items()]).round(3)
+    studies[removal_benchmark] = evaluate(rsae, rdata, base)
+benches = [b for b in (benchmark, removal_benchmark) if b]
+side = pd.concat({b: pivot(studies[b], ("tapascore", "tapascore_normalised", "tapascore_macro", "delta_stay")).T
+                  for b in benches}, names=["benchmark", "model"])
+kinds = pd.DataFrame({(b, ROLE[r]): studies[b].tapas[r, crit].pairs.kind.value_counts()
+                      for b in benches for r in ROLE}).T.reindex(columns=["swap", "removal"]).fillna(0).astype(int)
+kinds.index.names = side.index.names
+kinds.rename(columns={"swap": "swaps", "removal": "removals"}).join(side)
 
 # %% [markdown]
 # On the normalised scale the two benchmarks can be read side by side: the share of the best achievable score
@@ -404,32 +450,25 @@ pd.DataFrame([{"benchmark": bench, "SAE": name, "swaps": int((r.pairs.kind == "s
 
 # %%
 if removal_benchmark:
-    rs, rt = scored[removal_benchmark, "trained"], scored[removal_benchmark, "untrained"]
+    rs, rt = (studies[removal_benchmark].select("tapascore_normalised", role, crit).iloc[0]
+              for role in ("trained", "untrained"))
+    swap_norm = results.value("tapascore_normalised", criterion=crit)
     display(Markdown(
-        f"The trained SAE reaches {rs.normalised:.3f} of the best achievable score on the removals of "
-        f"{removal_benchmark} against {result.normalised:.3f} on the swaps of {benchmark}, so the removals are "
-        + ("followed more often. " if rs.normalised > result.normalised else "followed less often. ")
-        + f"There the untrained twin reaches {rt.normalised:.3f} "
-        + ("(intervals overlapping)." if rt.cis["tapascore_norm"][1] >= rs.cis["tapascore_norm"][0]
-           and rs.cis["tapascore_norm"][1] >= rt.cis["tapascore_norm"][0] else "(intervals not overlapping).")
+        f"The trained SAE reaches {rs.value:.3f} of the best achievable score on the removals of "
+        f"{removal_benchmark} against {swap_norm:.3f} on the swaps of {benchmark}, so the removals are "
+        + ("followed more often. " if rs.value > swap_norm else "followed less often. ")
+        + f"There the untrained twin reaches {rt.value:.3f} "
+        + ("(intervals overlapping)." if rt.ci_high >= rs.ci_low and rs.ci_high >= rt.ci_low else
+           "(intervals not overlapping).")
     ))
 
 # %%
 if out_dir:
-    from pathlib import Path
-
-    from kit.results import save_results
-
-    labels = dict(dataset=benchmark, encoder=encoder, sae=family, dict_size=dict_size, k=k, seed=seed)
-    out_rows = result.to_rows(**labels, criterion=f"FBMP F{beta:g}")
-    out_rows += results["untrained"].to_rows(**{**labels, "sae": f"{family} (untrained)"},
-                                             criterion=f"FBMP F{beta:g}")
-    if removal_benchmark:
-        out_rows += scored[removal_benchmark, "trained"].to_rows(**{**labels, "dataset": removal_benchmark},
-                                                                 criterion=f"FBMP F{beta:g}")
-    path = save_results(Path(out_dir) / "tapascore.json", out_rows,
+    rows = pd.concat([res.rows.assign(study=name) for name, res in studies.items()], ignore_index=True)
+    path = save_results(Path(out_dir) / "tapascore.json", rows.to_dict("records"),
                         {"pipeline": config, "sae": {**sae_settings, "epochs": epochs}, "beta": beta,
-                         "budget": budget, "n_boot": n_boot, "removal_benchmark": removal_benchmark})
+                         "budget": budget, "n_boot": n_boot, "removal_benchmark": removal_benchmark,
+                         "studies": {name: res.config for name, res in studies.items()}})
     print(f"wrote {path}")
 
 # %% [markdown]
@@ -474,12 +513,12 @@ if out_dir:
 # the normalised one counts each pair against the most it could have scored.
 # ```
 #
-# **4.** Compute the TAPAScore of the trained SAE with the *untrained* SAE's matching (`matchings["untrained"]`
-# with the trained codes `Zo, Ze`). What does the result say about the role of the matching here?
+# **4.** Compute the TAPAScore of the trained SAE with the *untrained* SAE's matching
+# (`results.matchings["untrained", crit]` with the trained codes `Zo, Ze`). What does the result say about the role of the matching here?
 #
 # ```{admonition} Solution
 # :class: dropdown
-# `tapas.tapascore(Zo, Ze, pairs.old, pairs.new, matchings["untrained"], k=budget).score`. The coalitions are
+# `tapas.tapascore(Zo, Ze, pairs.old, pairs.new, results.matchings["untrained", crit], k=budget).score`. The coalitions are
 # then latent indices chosen on another dictionary — arbitrary latents of the trained SAE. In the offline
 # default run the score drops from 0.320 to 0.269 but stays far above 0: in this low-dimensional world many
 # latents follow many edits, so the choice of latents matters much less than it should. On a benchmark where
