@@ -1,0 +1,101 @@
+"""How long ``kit score`` takes, and what ``kit.evaluate`` adds over the stage functions it calls.
+
+Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_score.py`` (``--quick``: a smaller benchmark and SAE).
+Prints figures only; nothing is asserted.
+
+1. ``kit score`` as a whole process on the offline default benchmark (toy-synCUB, 2,000 pairs, 3,000 images,
+   embeddings already cached) with a TopK SAE of D = 4,096 latents, for ``--metrics paper`` and ``--metrics all``.
+2. ``evaluate`` (paper metrics, both baselines) against the same work done by calling the stage functions
+   directly — encode each model, match each criterion, TAPAScore each matching, bootstrap each number — in the
+   same process: the ratio is evaluate's overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kit import matching as km
+from kit.evaluate import EvalConfig, EvalData, build_baselines, evaluate
+from kit.pipeline import PipelineConfig, prepare, train_cached
+from kit.sae import encode_array
+from kit.stats import bootstrap_mean_ci
+from kit.tapas import tapascore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def direct(sae, data: EvalData, cfg: EvalConfig) -> None:
+    """The floor: what evaluate computes for the paper's metrics, as bare calls of the stage functions."""
+    models = {"trained": sae, **build_baselines(sae, cfg.baselines, seed=0, l0=8.0)}
+    P = data.pairs.X_orig.shape[0]
+    pairs_X = np.concatenate([data.pairs.X_orig, data.pairs.X_edit])
+    scores = {}
+    for role, model in models.items():
+        B = km.binarize(encode_array(model, data.X), cfg.threshold)
+        Zp = encode_array(model, pairs_X)
+        for criterion in cfg.criteria:
+            beta = None if criterion == "one_to_one" else float(criterion.removeprefix("fbmp_b"))
+            m = km.one_to_one(data.Y, B) if beta is None else km.fbmp(data.Y, B, beta=beta, max_size=cfg.max_size)
+            budget = 1 if beta is None else cfg.budget
+            scores[role, criterion] = v = km.concept_scores(m, budget)
+            bootstrap_mean_ci(v, cfg.n_boot, cfg.alpha, cfg.seed)
+            tapascore(Zp[:P], Zp[P:], data.pairs.old, data.pairs.new, m, k=budget, labels_orig=data.pairs.labels_orig,
+                      n_boot=cfg.n_boot, seed=cfg.seed)
+    for criterion in cfg.criteria:
+        bootstrap_mean_ci(scores["trained", criterion] - scores["untrained", criterion], cfg.n_boot, cfg.alpha,
+                          cfg.seed)
+
+
+def timed(fn, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="600 pairs, 1,000 images, D = 1,024")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    sizes = dict(n_pairs=600, n_images=1000) if args.quick else {}
+    D = 1024 if args.quick else 4096
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache"
+        data = prepare(PipelineConfig(**sizes), cache)  # renders and embeds once: what "cached" means below
+        X_train, _ = data.split("train")
+        [sae] = train_cached(X_train, [dict(family="topk", dict_size=D, k=8)], cache, epochs=5, progress=False)
+        folder = Path(tmp) / f"topk-D{D}"
+        sae.save(folder)
+        print(f"benchmark: toy-synCUB, {data.pairs.n_pairs} pairs, {data.concepts.n_samples} images "
+              f"({int((data.concepts.split == 'test').sum())} matched), SAE TopK D = {D}, k = 8")
+
+        params = [f"-p{k}={v}" for k, v in sizes.items()]
+        for metrics in ("paper", "all"):
+            cmd = [sys.executable, "-m", "kit.cli", "-q", "score", str(folder), "--metrics", metrics,
+                   "--cache-dir", str(cache), "--out", str(Path(tmp) / f"out-{metrics}"), *params]
+            runs = timed(lambda: subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True), args.repeats)
+            print(f"kit score --metrics {metrics:5s}: min {min(runs):6.1f} s, median {statistics.median(runs):6.1f} s "
+                  f"over {len(runs)} runs (whole process: start-up, loading, evaluation, scorecard)")
+
+        cfg = EvalConfig(device="cpu")
+        ev = EvalData.from_prepared(data, "test")
+        t_eval = timed(lambda: evaluate(sae, ev, cfg), args.repeats)
+        t_direct = timed(lambda: direct(sae, ev, cfg), args.repeats)
+        print(f"evaluate (paper metrics): min {min(t_eval):.2f} s; the stage functions called directly: "
+              f"min {min(t_direct):.2f} s; ratio {min(t_eval) / min(t_direct):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
