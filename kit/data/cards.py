@@ -1,5 +1,6 @@
-"""Dataset cards: fill a template from ``data_cards/`` with the real counts of a benchmark folder, and
-write the Parquet files through which the Hub's viewer shows both images of each pair."""
+"""Dataset cards: fill a template from ``data_cards/`` (a link to ``kit/data/card_templates/``, which ships in the
+package) with the real counts of a benchmark folder, and write the Parquet files through which the Hub's viewer
+shows both images of each pair."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from kit.errors import ConfigError
 from kit.io import read_json
 from kit.types import PairedBenchmark
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "data_cards"
+CARDS_DIR = Path(__file__).resolve().parent / "card_templates"  # package data (data_cards/ links here)
 CARDS = ("syncub", "syncoco", "toy-syncub", "toy-syncoco")
 
 
