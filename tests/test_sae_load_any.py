@@ -202,6 +202,7 @@ def _saelens_cases(sl):
     }
 
 
+@pytest.mark.slow  # importing the library takes seconds (transformer_lens, nnsight)
 def test_live_saelens_every_architecture(tmp_path):
     sl = pytest.importorskip("sae_lens")
     x = 2 * torch.randn(40, d, generator=torch.Generator().manual_seed(3)) + 0.5
@@ -230,6 +231,7 @@ def test_live_saelens_every_architecture(tmp_path):
             _same(kit_sae, x, codes, recon[0], scale)
 
 
+@pytest.mark.slow  # importing the library takes seconds (transformer_lens, nnsight)
 def test_live_saelens_training_checkpoint_with_an_activation_scaler(tmp_path):
     sl = pytest.importorskip("sae_lens")
     from sae_lens.training.activation_scaler import ActivationScaler
@@ -263,6 +265,7 @@ def _dl_cases(dl):
             "MatryoshkaBatchTopKSAE": lambda: MatryoshkaBatchTopKSAE(d, D, K, [3, 3, 6])}
 
 
+@pytest.mark.slow  # importing the library takes seconds (transformer_lens, nnsight)
 def test_live_dictionary_learning_every_dict_class(tmp_path):
     dl = pytest.importorskip("dictionary_learning")
     x = 2 * torch.randn(40, d, generator=torch.Generator().manual_seed(5)) + 0.5
@@ -505,6 +508,18 @@ def test_legacy_saelens_config(tmp_path):
     sae = S.load_any(f)
     assert sae.config.family == "topk" and sae.source["hook_name"] == "blocks.0.hook_resid"
     _same(sae, x, codes, (codes * s) @ w["W_dec"] + w["b_dec"], torch.ones(16))
+
+
+def test_saelens_bfloat16_weights_are_read_in_float32(tmp_path):
+    f = _saelens_copy(tmp_path, "jumprelu")
+    _edit_cfg(f, dtype="bfloat16")
+    w = load_file(str(f / "sae_weights.safetensors"))
+    save_file({n: t.to(torch.bfloat16) for n, t in w.items()}, str(f / "sae_weights.safetensors"))
+    sae = S.load_any(f)
+    assert sae.W_enc.dtype == torch.float32 and sae.source["dtype"] == "bfloat16"
+    refs = _refs("saelens")
+    z, r = _codes_and_recon(sae, refs["x"])
+    assert torch.allclose(r, refs["jumprelu.recon"], atol=0.1, rtol=0.05)  # the storage's precision
 
 
 def test_bad_dictionary_learning_folders(tmp_path):

@@ -14,8 +14,10 @@ written by ``save_model`` or ``save_inference_model``) with safetensors, diction
 A gated SAE is a JumpReLU SAE: the gate ``a + b_gate > 0`` on ``a = u·W_enc`` is the same event as
 ``m > b_mag − e^{r_mag}·b_gate`` on the magnitude ``m = e^{r_mag}·a + b_mag``. SAELens' input scaling and
 whitening fold into the weights; its per-sample normalisations (layer_norm, constant_norm_rescale) are kept
-by :class:`~kit.sae.external.NormalizedSAE`. Every returned module carries ``source`` (format, path,
-architecture, ``code_scale``: kit codes = source codes × code_scale, where decoder norms were folded).
+by :class:`~kit.sae.external.NormalizedSAE`; ``hook_z`` SAEs read the heads flattened, ``[N, n_heads·d_head]``.
+Weights are computed in float32 (a bfloat16 file agrees with SAELens to bfloat16's precision). Every returned
+module carries ``source`` (format, path, architecture, ``code_scale``: kit codes = the library's codes ×
+code_scale, where decoder norms were folded).
 """
 
 from __future__ import annotations
