@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	  { echo "error: Python >= 3.11 is required (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install -e '.[test,book]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sae-concept-kit)"
 	touch $@
 

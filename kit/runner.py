@@ -306,7 +306,10 @@ def build_book(root: Path, executed: list[Path], out_dir: Path, log=None) -> Pat
     for nb in executed:
         shutil.copy2(nb, stage / "notebooks" / nb.name)
     html = out_dir / "html"
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(out_dir / "jb"),
+    jb = Path(sys.executable).with_name("jupyter-book")
+    if not jb.is_file():
+        raise ConfigError(f"kit book needs Jupyter Book ({jb} not found): pip install 'sae-concept-kit[book]'")
+    cmd = [str(jb), "build", str(stage), "--path-output", str(out_dir / "jb"),
            "--builder", "html", "-W", "-n", "--keep-going"]
     (log or _LOG.info)(" ".join(cmd))
     proc = subprocess.run(cmd, cwd=stage, capture_output=True, text=True)
