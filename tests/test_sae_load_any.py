@@ -84,6 +84,8 @@ def test_saelens_fixture_details():
     bt = S.load_any(root / "train_batchtopk_inference")
     assert bt.source["architecture"] == "jumprelu" and bt.config.family == "batchtopk"
     assert float(bt.threshold) == pytest.approx(0.25)
+    mat = S.load_any(root / "train_matryoshka_inference")
+    assert mat.config.family == "matryoshka" and mat.source["matryoshka_widths"] == [4, 8, 16]
     # per-sample normalisations the kit's SAE has no setting for are kept by NormalizedSAE
     ln = S.load_any(root / "standard_layer_norm")
     assert isinstance(ln, NormalizedSAE) and ln.preprocessing == "layer_norm(eps=1e-05)" and ln.config.standardize

@@ -203,7 +203,10 @@ def read_saelens(source, cfg: dict | None = None, scaling_factor: float | None =
                        "object": None if isinstance(source, (str, os.PathLike)) else type(source).__name__,
                        "architecture": s["architecture"], "normalize_activations": s["normalize"],
                        "sae_lens_version": s["sae_lens_version"], "hook_name": s["hook_name"], "k": s["k"],
-                       "dtype": s["dtype"]})
+                       "dtype": s["dtype"], "training_architecture": s["training_architecture"]})
+    widths = doc.get("matryoshka_widths") or s["details"].get("matryoshka_widths")
+    if widths:  # the kit's matryoshka prefixes are its own; inference does not depend on them
+        sae.source["matryoshka_widths"] = [int(v) for v in widths]
     return sae
 
 
