@@ -16,7 +16,9 @@ from kit.cli_args import (  # noqa: F401 (re-exported for the subcommand modules
     HelpFormatter,
     KitArgumentParser,
     add_verbosity,
+    check_device,
     check_folder,
+    check_kernel,
     existing_file,
     existing_folder,
     fail,
@@ -92,6 +94,7 @@ def _folders(args, root: Path, out_default: Path) -> tuple[Path, Path]:
     """The run folder and the cache folder (defaults filled in), both checked before either is created."""
     out = check_folder(args.out if args.out else out_default, "--out")
     cache = check_folder(args.cache_dir if args.cache_dir else root / ".cache", "--cache-dir")
+    check_kernel(args.kernel)
     return out, cache
 
 

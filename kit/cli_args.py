@@ -170,6 +170,28 @@ def check_folder(path: str | os.PathLike, option: str) -> Path:
     return Path(path)
 
 
+def check_kernel(name: str, option: str = "--kernel") -> str:
+    """``name`` must be an installed Jupyter kernel (checked before a run creates anything)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    known = sorted(KernelSpecManager().find_kernel_specs())
+    if name not in known:
+        fail(f"{option}: no Jupyter kernel named {name!r}; installed: {known}")
+    return name
+
+
+def check_device(name: str, option: str = "--device") -> str:
+    """``name`` must be auto, cpu or an available torch device (ConfigError naming ``option``)."""
+    from kit.arrays import resolve_device
+    from kit.errors import ConfigError as _ConfigError
+
+    try:
+        resolve_device(name)
+    except _ConfigError as e:
+        fail(f"{option}: {e}")
+    return name
+
+
 # ---- logging and progress -----------------------------------------------------------------------------------
 def add_verbosity(parser: argparse.ArgumentParser, top: bool = False) -> None:
     """``-v/--verbose`` and ``-q/--quiet`` (on a subcommand too, so ``kit run -q`` works like ``kit -q run``)."""

@@ -226,12 +226,13 @@ def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):
 
 
 def cmd_sweep(args) -> int:
-    from kit.cli_args import check_folder, show_progress
+    from kit.cli_args import check_folder, check_kernel, show_progress
     from kit.runner import find_root
 
     root = find_root()
     out = check_folder(args.out if args.out else root / "runs" / f"sweep-{Path(args.grid).stem}", "--out")
     cache = check_folder(args.cache_dir if args.cache_dir else root / ".cache", "--cache-dir")
+    check_kernel(args.kernel)
     doc = load_grid(args.grid)
     if args.workers is not None:
         doc["workers"] = args.workers

@@ -206,3 +206,15 @@ def test_data_build_wires_the_stages(capsys, monkeypatch, toy, tmp_path):
     one_error(capsys, "data", "build", str(tmp_path / "b2"), "--toy", str(toy), "--editor", "dall-e",
               contains=["--editor", "invalid choice"])
     one_error(capsys, "data", "build", str(tmp_path / "b2"), contains=["--cub", "--coco", "--toy"])
+
+
+def test_kernel_and_device_are_checked_before_anything_is_created(capsys, tmp_path, grid):
+    out = tmp_path / "o"
+    one_error(capsys, "run", "--profile", "smoke", "--kernel", "nope", "--out", str(out),
+              "--cache-dir", str(tmp_path / "c"), contains=["--kernel", "'nope'"])
+    one_error(capsys, "sweep", str(grid), "--kernel", "nope", "--out", str(out), contains=["--kernel"])
+    listing = tmp_path / "list.txt"
+    listing.write_text("a.png\n")
+    one_error(capsys, "embed", "--images", str(listing), "--cache-dir", str(tmp_path / "c"), "--device", "tpu9",
+              contains=["--device", "tpu9"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.yaml", "list.txt"]

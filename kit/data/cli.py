@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kit.cli_args import (
     HelpFormatter,
+    check_device,
     check_folder,
     existing_folder,
     fail,
@@ -144,6 +145,7 @@ def _build(args: argparse.Namespace) -> int:
     out = check_folder(args.out, "OUT")
     if out.exists():
         fail(f"OUT {out} exists; build into a new folder")
+    check_device(args.device)
     cfg = dataclasses.replace(BuildConfig(), editor=args.editor, revision=args.revision, size=args.size,
                               max_other_flips=args.max_other_flips, chunk=args.chunk, seed=args.seed,
                               call={"num_inference_steps": args.steps} if args.steps else {})

@@ -39,8 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kit.cli_args import log, show_progress
+    from kit.cli_args import check_device, log, show_progress
 
+    check_device(args.device)
     kw = dict(cache_dir=args.cache_dir, batch_size=args.batch_size, num_workers=args.num_workers,
               shard_size=args.shard_size, device=args.device, progress=show_progress())
     if args.benchmark:
