@@ -342,8 +342,8 @@ gap = sweep[(sweep.metric == "delta_match_score") & (sweep.criterion == crit)].s
 trained_k = grid.loc[("trained", f"{beta:g}")]
 gap_moves_less = gap.max() - gap.min() < trained_k.max() - trained_k.min()
 Markdown(
-    (f"At the paper's budget $k = {budget}$," if at_budget.name == budget else
-     f"At $k = {at_budget.name}$, the sweep's budget closest to the paper's {budget},")
+    (f"At this run's budget $k = {budget}${' (the paper’s)' if budget == 3 else ''}," if at_budget.name == budget
+     else f"At $k = {at_budget.name}$, the sweep's budget closest to this run's {budget},")
     + f" β = {at_budget.idxmax()} scores highest ("
     + ", ".join(f"β = {b}: {v:.3f}" for b, v in at_budget.items()) + "). "
     f"The ΔMATCHScore for β = {beta:g} "
