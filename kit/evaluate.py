@@ -42,15 +42,15 @@ from kit.metrics.proxies import ProxiesConfig, proxies
 from kit.metrics.sparse_probing import SparseProbingConfig, sparse_probing
 from kit.metrics.steerability import SteerabilityConfig, steerability
 from kit.results import COLUMNS, METRICS, PAPER_METRICS, ResultRow, jsonable, parse_criterion, save_results
-from kit.sae import encode_array, random_codes, untrained
+from kit.sae import encode_array, paper_untrained, random_codes, untrained
 from kit.sae.families import FAMILIES, K_FAMILIES
 from kit.stats import bootstrap_indices, percentile_ci
-from kit.tapas import AGGREGATIONS, tapascore
+from kit.tapas import AGGREGATIONS, STAY_POOLINGS, tapascore
 from kit.tapas import METRICS as TAPAS_METRICS
 from kit.types import Matching
 
 
-BASELINES = ("untrained", "random")
+BASELINES = ("untrained", "random", "paper_untrained", "dense_sign")  # the baselines the kit builds
 # which computation gives which metric names
 _GROUPS = {
     "proxies": ("mse", "fvu", "cosine", "l0", "dead_fraction", "dense_fraction"),
@@ -77,9 +77,11 @@ class EvalConfig:
     criteria: matching criteria (``one_to_one``, ``fbmp_b<β>``, ``nnomp``); budget: coalition size of FBMP and
     nnOMP for MATCHScore (one-to-one is budget 1); max_size: most latents FBMP/nnOMP records per concept;
     threshold: codes above it fire; tapas_budget: TAPAScore's coalition size (None: the criterion's budget);
-    aggregation: TAPAScore's (:data:`kit.tapas.AGGREGATIONS`); metrics: ``"paper"`` (MATCHScore, ΔMATCHScore,
+    aggregation: TAPAScore's (:data:`kit.tapas.AGGREGATIONS`); stay_pooling: Δ_stay over all (pair, other
+    concept) items (``"items"``, the paper) or the mean of per-pair means (``"pairs"``); metrics: ``"paper"`` (MATCHScore, ΔMATCHScore,
     TAPAScore, Δ_stay), ``"all"`` (every metric the data allows) or a tuple of names from
-    :data:`kit.results.METRICS`; baselines: models built to match the SAE (``untrained``, ``random``);
+    :data:`kit.results.METRICS`; baselines: models built to match the SAE (:func:`build_baselines`: ``untrained``,
+    ``random``, and the reference code's protocol ``paper_untrained`` and its one-encoder variant ``dense_sign``);
     held_out: select coalitions on a seeded ``held_out_fraction`` of the annotated images and score them on
     the rest (the paper: the same images); n_boot, alpha, seed: the bootstraps (``seed`` also draws the
     held-out split, and the baselines of an SAE whose own seed is unknown); batch_size, device: encoding;
@@ -93,7 +95,8 @@ class EvalConfig:
     tapas_budget: int | None = None
     aggregation: str = "binary"
     metrics: str | tuple[str, ...] = "paper"
-    baselines: tuple[str, ...] = BASELINES
+    baselines: tuple[str, ...] = ("untrained", "random")
+    stay_pooling: str = "items"
     held_out: bool = False
     held_out_fraction: float = 0.5
     n_boot: int = 1000
@@ -134,6 +137,8 @@ class EvalConfig:
         if self.tapas_budget is not None and (not isinstance(self.tapas_budget, (int, np.integer))
                                               or self.tapas_budget < 1):
             raise ConfigError(f"EvalConfig.tapas_budget must be None or an integer ≥ 1, got {self.tapas_budget!r}")
+        if self.stay_pooling not in STAY_POOLINGS:
+            raise ConfigError(f"EvalConfig.stay_pooling must be one of {STAY_POOLINGS}, got {self.stay_pooling!r}")
         if self.aggregation not in AGGREGATIONS:
             raise ConfigError(f"EvalConfig.aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
         if not 0 < self.alpha < 1:
@@ -289,13 +294,17 @@ def describe(sae: Any, sae_id: str | None = None, seed: int | None = None) -> SA
     return SAEInfo(sae=name, family=family, dict_size=D, sparsity=sparsity, seed=seed, d=d)
 
 
-def build_baselines(sae: Any, roles: Sequence[str] = BASELINES, seed: int = 0, l0: float | None = None) -> dict:
-    """The baselines that match an SAE: role → module.
+def build_baselines(sae: Any, roles: Sequence[str] = ("untrained", "random"), seed: int = 0,
+                    l0: float | None = None) -> dict:
+    """The baselines that match an SAE: role → module, or ``(matching module, TAPAScore module)``.
 
     ``untrained``: the same family, d, D, k and input preprocessing (standardisation, centring) at its random
     initialisation with ``seed`` — for an SAE the kit trained with that seed, exactly its starting weights;
     ``random``: random codes (:func:`kit.sae.random_codes`) with the SAE's k, or, for families without a k
-    (ReLU, JumpReLU), ``round(l0)`` latents per sample (the SAE's measured L0).
+    (ReLU, JumpReLU), ``round(l0)`` latents per sample (the SAE's measured L0);
+    ``paper_untrained``: the reference code's protocol — dense codes of a Kaiming-uniform encoder
+    (:func:`kit.sae.paper_untrained`, ``seed``) for matching and *another* one (``seed + 1``) for TAPAScore, as
+    the reference draws it anew at each stage; ``dense_sign``: the same dense encoder for both stages.
     """
     info = describe(sae)
     cfg = getattr(sae, "config", None)
@@ -311,9 +320,19 @@ def build_baselines(sae: Any, roles: Sequence[str] = BASELINES, seed: int = 0, l
         elif role == "random":
             k = info.sparsity or max(1, int(round(l0 or 1)))
             out[role] = random_codes(info.d, info.dict_size, k=min(k, info.dict_size), seed=seed)
+        elif role == "paper_untrained":
+            out[role] = (paper_untrained(info.d, info.dict_size, seed), paper_untrained(info.d, info.dict_size,
+                                                                                        seed + 1))
+        elif role == "dense_sign":
+            out[role] = paper_untrained(info.d, info.dict_size, seed)
         else:
             raise ConfigError(f"evaluate: unknown baseline {role!r}; the kit builds {list(BASELINES)}")
     return out
+
+
+def _stages(model: Any) -> tuple[Any, Any]:
+    """(the module whose latents are matched, the module that encodes the pairs)."""
+    return tuple(model) if isinstance(model, tuple) else (model, model)
 
 
 @dataclass(frozen=True, eq=False)
@@ -482,7 +501,10 @@ def _baseline_metrics(plan: _Plan, model: Any, Z: np.ndarray, data: EvalData, cf
 
 
 def _tapas_measures(t, criterion: str, budget: int, names: set) -> list[_Measure]:
-    n_stay = int(np.isfinite(t.pairs["delta_stay"].to_numpy()).sum()) if "delta_stay" in t.pairs else 0
+    n_stay = 0
+    if "delta_stay" in t.pairs:  # the units Δ_stay averages: (pair, concept) items, or the pairs that have any
+        n = t.pairs["n_stay"].to_numpy()
+        n_stay = int(n.sum()) if t.config.stay_pooling == "items" else int((n > 0).sum())
     return [_Measure(name, float(v), tuple(t.cis[name]), n_stay if name == "delta_stay" else t.n_pairs,
                      criterion, budget)
             for name, v in t.values().items() if name in names]
@@ -493,8 +515,9 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
              progress: bool = False) -> Results:
     """Evaluate an SAE (any SAE-protocol module) and its baselines on ``data`` (EvalData or a Prepared benchmark).
 
-    config: :class:`EvalConfig` (default: the paper's settings); baselines: role → module to use instead of
-    building (e.g. a reference-protocol baseline, or several SAEs compared with one another); sae_id, seed:
+    config: :class:`EvalConfig` (default: the paper's settings); baselines: role → module (or a pair of
+    modules: the one matched, the one that encodes the pairs) to use instead of building (e.g. several SAEs
+    compared with one another); sae_id, seed:
     the rows' ``sae`` and ``seed`` (default: from the SAE's config and training seed); split: the annotated
     images matched when ``data`` is a Prepared benchmark; progress: a progress bar over the models.
     """
@@ -530,12 +553,14 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
     if data.pairs is not None and plan.runs("tapas"):
         pairs_X = np.concatenate([as_float_matrix("pairs.X_orig", data.pairs.X_orig),
                                   as_float_matrix("pairs.X_edit", data.pairs.X_edit)])
-    for role, model in tqdm(models.items(), desc="evaluate", unit="model", disable=not progress):
+    for role, stages in tqdm(models.items(), desc="evaluate", unit="model", disable=not progress):
+        model, tapas_model = _stages(stages)
         describe(model)
+        describe(tapas_model)
         Z = Z_trained if role == "trained" else encode_array(model, data.X, cfg.batch_size, cfg.device)
         out = _baseline_metrics(plan, model, Z, data, cfg, scr_pairs, text_embed, boot)
         if plan.runs("match") or plan.runs("delta") or plan.runs("tapas"):
-            Zp = encode_array(model, pairs_X, cfg.batch_size, cfg.device) if plan.runs("tapas") else None
+            Zp = encode_array(tapas_model, pairs_X, cfg.batch_size, cfg.device) if plan.runs("tapas") else None
             for criterion in cfg.criteria:
                 budget = _criterion_budget(criterion, cfg)
                 m = _match(criterion, data.Y, Z, cfg, split_rows)
@@ -551,7 +576,7 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
                     P = len(data.pairs.old)
                     t = tapascore(Zp[:P], Zp[P:], data.pairs.old, data.pairs.new, m, k=k,
                                   labels_orig=data.pairs.labels_orig, aggregation=cfg.aggregation,
-                                  n_boot=cfg.n_boot, alpha=cfg.alpha, seed=cfg.seed, groups=data.groups)
+                                  stay_pooling=cfg.stay_pooling, n_boot=cfg.n_boot, alpha=cfg.alpha, seed=cfg.seed, groups=data.groups)
                     tapas_results[role, criterion] = t
                     out += _tapas_measures(t, criterion, k, plan.names)
         measures[role] = out
@@ -576,7 +601,8 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
                    "data": {"dataset": data.dataset, "encoder": data.encoder, "n_images": int(data.X.shape[0]),
                             "n_concepts": int(data.Y.shape[1]),
                             "n_pairs": None if data.pairs is None else int(len(data.pairs.old))},
-                   "baselines": {role: type(m).__name__ for role, m in models.items() if role != "trained"},
+                   "baselines": {role: " / ".join(dict.fromkeys(type(x).__name__ for x in _stages(m)))
+                                 for role, m in models.items() if role != "trained"},
                    "skipped": dict(plan.skipped)}
     return Results(rows=table, config=full_config, kit_version=__version__, matchings=matchings,
                    tapas=tapas_results, skipped=dict(plan.skipped))

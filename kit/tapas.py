@@ -24,9 +24,11 @@ A paired benchmark holds P pairs (original image, edited image). Pair p removes 
   by the same m_p (their range is that of the codes).
 - macro TAPAScore: the mean over edited concepts ``old`` of the mean score_p of their pairs, so that every
   concept counts once however many pairs it has.
-- Δ_stay (selectivity, needs the original's labels): per pair, the mean over every other concept a present
-  in the original (a ∉ {old, new}, M(a) non-empty) of |f(M(a))|; then the mean over the pairs that have such
-  a concept. 0 means the edit left the other concepts' latents alone.
+- Δ_stay (selectivity, needs the original's labels): the mean of |f(M(a))| over every (pair, other concept a)
+  item — a present in the original, a ∉ {old, new}, M(a) non-empty — pooled over all pairs (the paper;
+  ``stay_pooling="items"``), or the mean over pairs of each pair's own mean (``stay_pooling="pairs"``,
+  which weights a pair with one other concept like one with twenty). 0 means the edit left the other
+  concepts' latents alone.
 
 Confidence intervals are percentile bootstraps over pairs (:mod:`kit.stats`), one shared set of resamples
 for all the figures. Everything is vectorised over pairs: the coalitions become a padded index matrix
@@ -48,6 +50,7 @@ from kit.types import Matching, PairedBenchmark, check_pairs
 
 AGGREGATIONS = ("binary", "max_then_delta", "delta_then_max", "delta_then_mean")
 BREAKDOWNS = ("old", "new", "group", "kind", "transition")
+STAY_POOLINGS = ("items", "pairs")
 METRICS = ("tapascore", "tapascore_normalised", "tapascore_macro", "tapas_add", "tapas_rem", "delta_stay")
 _FILL = np.finfo(np.float64).min  # stands for "no latent": the max of an empty set, cancels in differences
 _CHUNK = 1 << 22  # latents gathered at once in the Δ_stay pass ([entries, K] blocks)
@@ -58,12 +61,15 @@ class TapasConfig:
     """Settings of a TAPAScore run (defaults: the paper's).
 
     k: coalition budget; aggregation: one of :data:`AGGREGATIONS`; threshold: a latent is on where z > it;
-    n_boot, alpha, seed: the bootstrap over pairs (``n_boot`` resamples, a (1 − alpha) interval).
+    stay_pooling: Δ_stay over all (pair, other concept) items (``"items"``, the paper) or the mean of the
+    per-pair means (``"pairs"``); n_boot, alpha, seed: the bootstrap over pairs (``n_boot`` resamples, a
+    (1 − alpha) interval).
     """
 
     k: int = 3
     aggregation: str = "binary"
     threshold: float = 0.0
+    stay_pooling: str = "items"
     n_boot: int = 1000
     alpha: float = 0.05
     seed: int = 0
@@ -75,6 +81,8 @@ class TapasConfig:
             raise ConfigError(f"TAPAScore: aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
         if not math.isfinite(self.threshold):
             raise ConfigError(f"TAPAScore: threshold must be finite, got {self.threshold!r}")
+        if self.stay_pooling not in STAY_POOLINGS:
+            raise ConfigError(f"TAPAScore: stay_pooling must be one of {STAY_POOLINGS}, got {self.stay_pooling!r}")
         if self.n_boot < 1:
             raise ConfigError(f"TAPAScore: n_boot must be ≥ 1, got {self.n_boot}")
         if not 0 < self.alpha < 1:
@@ -89,7 +97,8 @@ class TapasResult:
     normalised, macro: see the module docstring; delta_stay: Δ_stay (None without the original's labels);
     ci: the bootstrap CI of ``score``; cis: metric name (:data:`METRICS`) → CI;
     pairs: the per-pair table (pair_id, old, new, kind, add, rem, score, normalised, n_add, n_rem,
-    delta_stay, and old_name/new_name/group when names are known); config: the settings.
+    delta_stay and n_stay (the pair's mean over its n_stay other concepts), and old_name/new_name/group when
+    names are known); config: the settings.
     """
 
     score: float
@@ -147,8 +156,8 @@ class TapasResult:
 
 
 def tapascore(Z_orig, Z_edit, old, new, matching: Matching, k: int = 3, labels_orig=None, *,
-              labels_edit=None, aggregation: str = "binary", threshold: float = 0.0, n_boot: int = 1000,
-              alpha: float = 0.05, seed: int = 0, pair_ids: Sequence[Any] | None = None,
+              labels_edit=None, aggregation: str = "binary", threshold: float = 0.0, stay_pooling: str = "items",
+              n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, pair_ids: Sequence[Any] | None = None,
               concepts: Sequence[str] | None = None, groups: Sequence[str] | None = None) -> TapasResult:
     """TAPAScore of codes ``Z_orig, Z_edit: float[P, D]`` (numpy or torch) of P pairs.
 
@@ -158,7 +167,8 @@ def tapascore(Z_orig, Z_edit, old, new, matching: Matching, k: int = 3, labels_o
     pair_ids, concepts (C names; default ``matching.concepts``), groups (C family names): for tables and
     error messages. The other settings are those of :class:`TapasConfig`.
     """
-    cfg = TapasConfig(k=k, aggregation=aggregation, threshold=threshold, n_boot=n_boot, alpha=alpha, seed=seed)
+    cfg = TapasConfig(k=k, aggregation=aggregation, threshold=threshold, stay_pooling=stay_pooling, n_boot=n_boot,
+                      alpha=alpha, seed=seed)
     Zo = as_float_matrix("TAPAScore Z_orig", Z_orig)
     Ze = as_float_matrix("TAPAScore Z_edit", Z_edit)
     if Zo.shape != Ze.shape:
@@ -176,22 +186,33 @@ def tapascore(Z_orig, Z_edit, old, new, matching: Matching, k: int = 3, labels_o
     add, rem, n_add, n_rem = pair_terms(Zo, Ze, old, new, idx, mask, cfg.aggregation, cfg.threshold)
     score = add - rem
     norm = score / np.where(new >= 0, 2.0, 1.0)
-    stay = None if lo is None else stay_terms(Zo, Ze, old, new, lo, idx, mask, cfg.aggregation, cfg.threshold)
+    stay_total, stay_n = (None, None) if lo is None else stay_terms(Zo, Ze, old, new, lo, idx, mask, cfg.aggregation,
+                                                                     cfg.threshold)
+    stay = None
+    if stay_total is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stay = np.where(stay_n > 0, stay_total / np.maximum(stay_n, 1), np.nan)
 
     edited, old_codes = np.unique(old, return_inverse=True)
     old_n = len(edited)
     counts = resample_counts(p, cfg.n_boot, cfg.seed)
     columns = {"tapascore": score, "tapascore_normalised": norm, "tapas_add": add, "tapas_rem": rem}
-    if stay is not None:
+    if stay is not None and cfg.stay_pooling == "pairs":
         columns["delta_stay"] = stay
     samples = _boot_means(columns, counts)
+    if stay is not None and cfg.stay_pooling == "items":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            samples["delta_stay"] = (counts @ stay_total) / (counts @ stay_n)
     samples["tapascore_macro"] = np.nanmean(_group_means(score, old_codes, old_n, counts), axis=1)
     cis = {name: _ci(samples[name], cfg.alpha) for name in METRICS if name in samples}
 
-    table = _pair_table(ids, old, new, add, rem, score, norm, n_add, n_rem, stay, names, fams)
+    table = _pair_table(ids, old, new, add, rem, score, norm, n_add, n_rem, stay, stay_n, names, fams)
     stay_mean = None
     if stay is not None:
-        stay_mean = float(np.nanmean(stay)) if np.isfinite(stay).any() else math.nan
+        if cfg.stay_pooling == "items":
+            stay_mean = float(stay_total.sum() / stay_n.sum()) if stay_n.sum() else math.nan
+        else:
+            stay_mean = float(np.nanmean(stay)) if np.isfinite(stay).any() else math.nan
     return TapasResult(score=float(score.mean()), add=float(add.mean()), rem=float(rem.mean()),
                        normalised=float(norm.mean()),
                        macro=float(_group_means(score, old_codes, old_n).mean()),
@@ -305,10 +326,10 @@ def pair_terms(Zo: np.ndarray, Ze: np.ndarray, old: np.ndarray, new: np.ndarray,
 
 
 def stay_terms(Zo: np.ndarray, Ze: np.ndarray, old: np.ndarray, new: np.ndarray, labels_orig: np.ndarray,
-               idx: np.ndarray, mask: np.ndarray, how: str, threshold: float) -> np.ndarray:
-    """float64[P]: per pair, the mean |aggregation| over the other concepts present in the original with a
-    non-empty coalition (NaN where there is none). Only those (pair, concept) entries are gathered, in
-    blocks of entries to bound memory."""
+               idx: np.ndarray, mask: np.ndarray, how: str, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(total: float64[P], n: int64[P])``: per pair, the sum of |aggregation| over the other concepts present
+    in the original with a non-empty coalition, and how many there are. Only those (pair, concept) entries are
+    gathered, in blocks of entries to bound memory."""
     p = len(old)
     c = idx.shape[0] - 1
     rows = np.arange(p)
@@ -323,9 +344,7 @@ def stay_terms(Zo: np.ndarray, Ze: np.ndarray, old: np.ndarray, new: np.ndarray,
         bp, ba = pp[s:s + step, None], aa[s:s + step]
         d = np.abs(aggregate(Zo[bp, idx[ba]], Ze[bp, idx[ba]], mask[ba], how, threshold))
         total += np.bincount(bp[:, 0], weights=d, minlength=p)
-    n = others.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, total / n, np.nan)
+    return total, others.sum(1)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -414,7 +433,7 @@ def _ci(samples: np.ndarray, alpha: float) -> tuple[float, float]:
     return percentile_ci(samples, alpha) if samples.size else (math.nan, math.nan)
 
 
-def _pair_table(ids, old, new, add, rem, score, norm, n_add, n_rem, stay, names, fams):
+def _pair_table(ids, old, new, add, rem, score, norm, n_add, n_rem, stay, n_stay, names, fams):
     import pandas as pd
 
     t = pd.DataFrame({"pair_id": ids, "old": old, "new": new,
@@ -422,6 +441,7 @@ def _pair_table(ids, old, new, add, rem, score, norm, n_add, n_rem, stay, names,
                       "normalised": norm, "n_add": n_add, "n_rem": n_rem})
     if stay is not None:
         t["delta_stay"] = stay
+        t["n_stay"] = n_stay
     if names is not None:
         lookup = np.asarray(names + [""], dtype=object)
         t["old_name"] = lookup[old]

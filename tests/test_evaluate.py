@@ -15,7 +15,7 @@ from kit.errors import ConfigError, DataError
 from kit.evaluate import EvalConfig, EvalData, Pairs, build_baselines, config_from, describe, evaluate
 from kit.planted import make_pairs, make_world
 from kit.results import COLUMNS, METRICS, ROLES, criterion_name, load_results, parse_criterion
-from kit.sae import SAE, RandomCodes, SAEConfig, encode_array, train, untrained
+from kit.sae import SAE, RandomCodes, SAEConfig, encode_array, paper_untrained, train, untrained
 from kit.tapas import tapascore
 
 
@@ -198,3 +198,40 @@ def test_pairs_from_benchmark_keeps_fields(world):
     p = make_pairs(world, 20, seed=0)
     q = Pairs(p.X_orig, p.X_edit, p.old, p.new, p.labels_orig)
     assert q.X_orig is p.X_orig and np.array_equal(q.new, p.new)
+
+
+def test_reference_protocol_baselines(planted):
+    """paper_untrained: dense codes of one encoder matched, the pairs encoded by another (seed + 1), as the
+    reference code does; dense_sign: the same encoder for both stages."""
+    _, sae, data = planted
+    cfg = EvalConfig(criteria=("fbmp_b0.5",), baselines=("untrained", "paper_untrained", "dense_sign"), n_boot=20)
+    res = evaluate(sae, data, cfg)
+    assert set(res.rows.role) == {"trained", "untrained", "paper_untrained", "dense_sign"}
+    assert res.config["baselines"]["paper_untrained"] == "SAE"
+    first, second = paper_untrained(48, 48, seed=0), paper_untrained(48, 48, seed=1)
+    B = km.binarize(encode_array(first, data.X))
+    assert 0.35 < B.mean() < 0.65  # every positive projection fires: about half of the latents
+    m = km.fbmp(data.Y, B, beta=0.5)
+    assert res.matchings["paper_untrained", "fbmp_b0.5"].coalitions == m.coalitions
+    assert res.matchings["dense_sign", "fbmp_b0.5"].coalitions == m.coalitions
+    P = data.pairs.X_orig.shape[0]
+    pairs_X = np.concatenate([data.pairs.X_orig, data.pairs.X_edit])
+    for role, encoder in (("paper_untrained", second), ("dense_sign", first)):
+        Zp = encode_array(encoder, pairs_X)
+        t = tapascore(Zp[:P], Zp[P:], data.pairs.old, data.pairs.new, m, k=3, labels_orig=data.pairs.labels_orig,
+                      n_boot=20)
+        assert res.value("tapascore", role, "fbmp_b0.5") == pytest.approx(t.score), role
+        stay = res.select("delta_stay", role, "fbmp_b0.5").iloc[0]
+        assert stay.value == pytest.approx(t.delta_stay) and stay.n_units == t.pairs.n_stay.sum()
+
+
+def test_delta_stay_pooling_option(planted):
+    _, sae, data = planted
+    base = dict(criteria=("fbmp_b0.5",), metrics=("delta_stay",), baselines=(), n_boot=20)
+    items = evaluate(sae, data, EvalConfig(**base)).select("delta_stay", criterion="fbmp_b0.5").iloc[0]
+    pairs = evaluate(sae, data, EvalConfig(**base, stay_pooling="pairs")).select("delta_stay").iloc[0]
+    t = evaluate(sae, data, EvalConfig(**base)).tapas["trained", "fbmp_b0.5"].pairs
+    assert items.value == pytest.approx((t.delta_stay.fillna(0) * t.n_stay).sum() / t.n_stay.sum())
+    assert pairs.value == pytest.approx(t.delta_stay.mean()) and pairs.n_units == (t.n_stay > 0).sum()
+    with pytest.raises(ConfigError, match="stay_pooling"):
+        EvalConfig(stay_pooling="concepts")

@@ -33,8 +33,8 @@ def literal_f(zo, ze, latents, how, threshold):
 
 
 def literal(Zo, Ze, old, new, coalitions, how="binary", threshold=0.0, labels=None):
-    """Per pair (add, rem, stay) straight from the definitions, with Python sets."""
-    add, rem, stay = [], [], []
+    """Per pair (add, rem, stay) straight from the definitions, with Python sets; and every Δ_stay item."""
+    add, rem, stay, items = [], [], [], []
     for p in range(len(old)):
         m_old = set(coalitions[old[p]])
         m_new = set(coalitions[new[p]]) if new[p] >= 0 else set()
@@ -45,7 +45,8 @@ def literal(Zo, Ze, old, new, coalitions, how="binary", threshold=0.0, labels=No
                      for a in range(len(coalitions))
                      if labels[p, a] and a not in (old[p], new[p]) and coalitions[a]]
             stay.append(sum(terms) / len(terms) if terms else math.nan)
-    return np.array(add), np.array(rem), np.array(stay)
+            items.extend(terms)
+    return np.array(add), np.array(rem), np.array(stay), np.array(items)
 
 
 def matching_of(coalitions, steps=None, concepts=None):
@@ -81,7 +82,7 @@ def test_matches_the_literal_per_pair_definition(problem):
     Zo, Ze, old, new, coalitions, labels, k, how, threshold = problem
     m = matching_of(coalitions, steps=4)
     r = tapascore(Zo, Ze, old, new, m, k=k, labels_orig=labels, aggregation=how, threshold=threshold, n_boot=20)
-    add, rem, stay = literal(Zo, Ze, old, new, m.budgeted(k), how, threshold, labels)
+    add, rem, stay, items = literal(Zo, Ze, old, new, m.budgeted(k), how, threshold, labels)
     t = r.pairs
     np.testing.assert_allclose(t["add"], add, atol=1e-12)
     np.testing.assert_allclose(t["rem"], rem, atol=1e-12)
@@ -91,10 +92,14 @@ def test_matches_the_literal_per_pair_definition(problem):
     assert r.normalised == pytest.approx(np.mean((add - rem) / np.where(new >= 0, 2, 1)))
     macro = np.mean([(add - rem)[old == o].mean() for o in np.unique(old)])
     assert r.macro == pytest.approx(macro)
-    if np.isfinite(stay).any():
-        assert r.delta_stay == pytest.approx(np.nanmean(stay))
+    by_pair = tapascore(Zo, Ze, old, new, m, k=k, labels_orig=labels, aggregation=how, threshold=threshold,
+                        n_boot=20, stay_pooling="pairs")
+    if items.size:
+        assert r.delta_stay == pytest.approx(items.mean())  # the paper: every (pair, other concept) item once
+        assert by_pair.delta_stay == pytest.approx(np.nanmean(stay))
+        assert (t["n_stay"] * np.nan_to_num(t["delta_stay"])).sum() == pytest.approx(items.sum())
     else:
-        assert math.isnan(r.delta_stay)
+        assert math.isnan(r.delta_stay) and math.isnan(by_pair.delta_stay)
 
 
 @settings(max_examples=60, deadline=None)

@@ -7,7 +7,7 @@
 Families: ``relu`` (L1), ``topk``, ``batchtopk``, ``matryoshka``, ``jumprelu``.
 """
 
-from kit.sae.baselines import RandomCodes, random_codes, untrained
+from kit.sae.baselines import RandomCodes, paper_untrained, random_codes, untrained
 from kit.sae.checkpoint import load
 from kit.sae.external import ExternalSAE, from_overcomplete, from_saelens, from_tensors
 from kit.sae.families import FAMILIES
@@ -27,6 +27,7 @@ __all__ = [
     "encode_array",
     "decode_array",
     "untrained",
+    "paper_untrained",
     "random_codes",
     "RandomCodes",
     "load",

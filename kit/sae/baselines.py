@@ -1,4 +1,5 @@
-"""Baselines: an untrained SAE (random initialisation) and random codes that ignore the input."""
+"""Baselines: an untrained SAE (random initialisation), the reference code's dense untrained encoder, and random
+codes that ignore the input."""
 
 from __future__ import annotations
 
@@ -16,6 +17,29 @@ def untrained(family: str, d: int, dict_size: int, k: int | None = 32, seed: int
     ``arch`` are further :class:`SAEConfig` fields (e.g. ``standardize=True``).
     """
     return SAE(SAEConfig(family=family, d=d, dict_size=dict_size, k=k, **arch), seed=seed).eval()
+
+
+def paper_untrained(d: int, dict_size: int, seed: int = 0) -> SAE:
+    """The reference code's untrained SAE (its ``FrozenEncoderSAE``), reproducibly: codes ``relu(x · W_enc)``.
+
+    ``W_enc: [d, D]`` is Kaiming-uniform as in the reference (bound √(6 / D)), drawn from ``seed``; ``b_enc`` and
+    ``b_dec`` are 0; the input is used raw (no standardisation, no centring); ``W_dec`` is ``W_enc``ᵀ with unit
+    rows. The reference code matches and scores its *dense* pre-activations ``x · W_enc``; binarised (z > 0)
+    they fire exactly where these ReLU codes do, so every binary metric (matching, binary TAPAScore) is the
+    reference's, while the codes stay non-negative as the kit's protocol requires. Every latent fires on about
+    half of the images. The reference draws this encoder anew at every pipeline stage from the global random
+    state; :mod:`kit.evaluate` reproduces that with the role ``paper_untrained`` (the TAPAScore stage uses
+    ``seed + 1``) and keeps one encoder for both stages with the role ``dense_sign``.
+    """
+    sae = SAE(SAEConfig(family="relu", d=d, dict_size=dict_size, k=None, subtract_b_dec=False), seed=seed)
+    g = torch.Generator().manual_seed(int(seed))
+    W = torch.nn.init.kaiming_uniform_(torch.empty(d, dict_size), generator=g)
+    with torch.no_grad():
+        sae.W_enc.copy_(W)
+        sae.b_enc.zero_()
+        sae.W_dec.copy_(W.T / W.T.norm(dim=1, keepdim=True))
+        sae.b_dec.zero_()
+    return sae.eval()
 
 
 _M1, _M2, _GOLD = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
