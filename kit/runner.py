@@ -244,7 +244,11 @@ def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.P
             target = out_dir / f"{step.name}.ipynb"
             digest = _step_digest(Step(step.name, step.source, params), kit_digest)
             if not force and target.is_file():
-                stamp = nbformat.read(target, as_version=4).metadata.get("kit", {}).get("digest")
+                try:
+                    stamp = nbformat.read(target, as_version=4).metadata.get("kit", {}).get("digest")
+                except Exception as e:  # a damaged executed copy is not up to date: executed again, replaced
+                    log(f"{step.name}: the executed copy {target} is unreadable ({type(e).__name__}); executing again")
+                    stamp = None
                 if stamp == digest:
                     log(f"{step.name}: up to date")
                     outputs.append(target)

@@ -136,7 +136,9 @@ def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "pyth
     status_path = out / "status.json"
     status = read_status(status_path) if status_path.exists() else {}
     out.mkdir(parents=True, exist_ok=True)
-    todo = [c for c in grid_cells if status.get(c.id, {}).get("state") != "done"]
+    # a cell is done when its status says so and its folder is there (a deleted folder is run again)
+    todo = [c for c in grid_cells
+            if status.get(c.id, {}).get("state") != "done" or not (out / "cells" / c.id).is_dir()]
     log(f"sweep {doc['notebook']}: {len(grid_cells)} cells, {len(grid_cells) - len(todo)} done, {len(todo)} to run")
     args = [(str(root), doc["notebook"], c, str(out), str(cache), kernel) for c in todo]
     with tqdm(total=len(args), desc="sweep cells", unit="cell", disable=not progress or not args) as bar:
@@ -206,6 +208,13 @@ def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):
         if status.get(cell.id, {}).get("state") != "done":
             continue
         for path in sorted((out / "cells" / cell.id).rglob("*.json")):
+            try:
+                read_json(path, "results file", unique_keys=False)
+            except KitError as e:  # a damaged file: said, not silently left out of the table
+                logging.getLogger("kit").warning(f"{e}; its rows are left out of the table (delete "
+                                                 f"{out / 'cells' / cell.id} and run the sweep again to redo "
+                                                 "the cell)")
+                continue
             try:
                 df, _ = load_results(path)
             except KitError:

@@ -218,3 +218,26 @@ def test_kernel_and_device_are_checked_before_anything_is_created(capsys, tmp_pa
     one_error(capsys, "embed", "--images", str(listing), "--cache-dir", str(tmp_path / "c"), "--device", "tpu9",
               contains=["--device", "tpu9"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.yaml", "list.txt"]
+
+
+def test_a_damaged_executed_notebook_is_executed_again(tmp_path, monkeypatch, root):
+    from kit import runner
+
+    def fake(source, executed, params, kernel, log):
+        import nbformat
+
+        nbformat.write(nbformat.v4.new_notebook(), executed)
+
+    monkeypatch.setattr(runner, "_execute_notebook", fake)
+    step = runner.Step("01_matching_by_hand", root / "notebooks" / "01_matching_by_hand.ipynb", {})
+    out = tmp_path / "run"
+    target = runner.execute([step], out, tmp_path / "cache")[0]
+    notes = []
+    assert runner.execute([step], out, tmp_path / "cache", log=notes.append) == [target] and "up to date" in notes[0]
+    target.write_text('{"cells": [')  # damaged, e.g. by a full disk
+    notes.clear()
+    runner.execute([step], out, tmp_path / "cache", log=notes.append)
+    assert "unreadable" in notes[0] and "up to date" not in " ".join(notes)
+    import nbformat
+
+    assert nbformat.read(target, as_version=4).metadata["kit"]["digest"]

@@ -415,3 +415,41 @@ def test_matching_and_tapascore_refuse_non_finite_inputs():
 
 def test_all_errors_are_kit_errors():
     assert issubclass(DataError, KitError) and issubclass(CheckpointError, KitError)
+
+
+def test_a_damaged_results_file_of_a_done_cell_is_said_and_its_cell_redone(tmp_path, monkeypatch, caplog):
+    import logging
+    from pathlib import Path
+
+    import jupytext
+
+    from kit import sweep
+    from kit.results import ResultRow, save_results
+
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: x\n")
+    (tmp_path / "notebooks").mkdir()
+    nb = jupytext.reads('# %% tags=["parameters"]\nx = 1\nout_dir = "."\n', fmt="py:percent")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, tmp_path / "notebooks" / "00_square.ipynb")
+    ran = []
+
+    def fake_cell(root, notebook, cell, out, cache, kernel):  # what a cell's notebook writes
+        ran.append(cell.id)
+        folder = Path(out) / "cells" / cell.id / notebook
+        folder.mkdir(parents=True)
+        x = cell.parameters["x"]
+        save_results(folder / "r.json", [ResultRow("d", "e", "s", "mse", float(x), dict_size=8, seed=0)], {})
+        return cell.id, None
+
+    monkeypatch.setattr(sweep, "_run_cell", fake_cell)
+    doc = {"notebook": "00_square", "grid": {"x": [1, 2]}, "source": "grid.yaml"}
+    out = tmp_path / "sweep"
+    assert len(sweep.run_sweep(doc, tmp_path, out, tmp_path / "cache")) == 2 and ran == ["x=1", "x=2"]
+    damaged = out / "cells" / "x=2" / "00_square" / "r.json"
+    damaged.write_bytes(damaged.read_bytes()[:40])
+    with caplog.at_level(logging.WARNING, logger="kit"):
+        table = sweep.run_sweep(doc, tmp_path, out, tmp_path / "cache")
+    assert len(table) == 1 and ran == ["x=1", "x=2"]  # nothing run again, the damage said
+    assert any(str(damaged) in r.getMessage() and "delete" in r.getMessage() for r in caplog.records)
+    shutil.rmtree(out / "cells" / "x=2")  # what the warning says to do
+    assert len(sweep.run_sweep(doc, tmp_path, out, tmp_path / "cache")) == 2 and ran[-1] == "x=2" and len(ran) == 3
