@@ -342,7 +342,8 @@ class Results:
     rows: DataFrame with the columns of :data:`kit.results.COLUMNS`; config: the full configuration as JSON
     values (evaluation settings, the SAE's description, the data's shape); kit_version; matchings and tapas:
     ``(role, criterion) → Matching / TapasResult`` for tables and plots; skipped: metric → why it was not
-    computed (e.g. no pairs, no concept families, no text encoder).
+    computed (e.g. no pairs, no concept families, no text encoder); held_out: ``(select, score)`` rows of
+    held-out matching (:func:`held_out_split`), None for same-split matching.
     """
 
     rows: Any
@@ -351,6 +352,7 @@ class Results:
     matchings: dict = field(default_factory=dict)
     tapas: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)
+    held_out: tuple | None = None
 
     def select(self, metric: str, role: str = "trained", criterion: str | None = None,
                budget: int | None = None):
@@ -419,7 +421,9 @@ def _families(groups: Sequence[str] | None) -> list[list[int]] | None:
     return out or None
 
 
-def _held_out_rows(n: int, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray]:
+def held_out_split(n: int, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(select, score): int[·]`` — the rows of the annotated images on which held-out matching selects the
+    coalitions and those on which it scores them (a seeded ``cfg.held_out_fraction`` / rest split of ``n``)."""
     perm = np.random.default_rng(cfg.seed).permutation(n)
     n_sel = int(round(n * cfg.held_out_fraction))
     if not 0 < n_sel < n:
@@ -530,7 +534,7 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
     names = cfg.metric_names()
     scr_pairs = choose_scr_pairs(data.Y, data.groups) if "scr" in names else []
     plan = _Plan(cfg, data, scr_pairs)
-    split_rows = _held_out_rows(data.X.shape[0], cfg) if cfg.held_out else None
+    split_rows = held_out_split(data.X.shape[0], cfg) if cfg.held_out else None
     text_embed = data.text_embed
     if text_embed is not None and plan.runs("steerability"):  # the vocabulary is embedded once for all models
         T = text_embed(list(data.vocabulary))
@@ -605,4 +609,4 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
                                  for role, m in models.items() if role != "trained"},
                    "skipped": dict(plan.skipped)}
     return Results(rows=table, config=full_config, kit_version=__version__, matchings=matchings,
-                   tapas=tapas_results, skipped=dict(plan.skipped))
+                   tapas=tapas_results, skipped=dict(plan.skipped), held_out=split_rows)

@@ -64,7 +64,7 @@ from PIL import Image
 
 from kit import matching as M
 from kit.evaluate import EvalConfig, EvalData, build_baselines, evaluate
-from kit.evaluate import _held_out_rows  # the halves evaluate draws for held-out matching (last section)
+from kit.evaluate import held_out_split  # the halves evaluate draws for held-out matching (last section)
 from kit.pipeline import PipelineConfig, prepare, train_cached
 from kit.reference import paper_dataset, paper_results
 from kit.results import save_results
@@ -427,7 +427,7 @@ halvings = []
 for rep in range(5):
     held_cfg = dataclasses.replace(base, held_out=True, seed=seed + rep, baselines=("untrained",))
     held = run(f"held out, halving {rep}", held_cfg)
-    _, scored_rows = _held_out_rows(n_test, held_cfg)  # the half evaluate scored the coalitions on
+    _, scored_rows = held_out_split(n_test, held_cfg)  # the half evaluate scored the coalitions on
     assert held.matchings["trained", crit].params["support"] == Y_test[scored_rows].sum(0).tolist()
     half = dataclasses.replace(test_data, X=X_test[scored_rows], Y=Y_test[scored_rows], pairs=None)
     same = run(f"same split on the scored half, halving {rep}", dataclasses.replace(held_cfg, held_out=False),

@@ -117,6 +117,7 @@ def test_held_out_is_the_held_out_function(planted):
     sel, ev = np.sort(perm[: n // 2]), np.sort(perm[n // 2:])
     B = km.binarize(encode_array(sae, data.X))
     ref = km.held_out(data.Y, B, sel, ev, "fbmp", beta=0.5)
+    assert [r.tolist() for r in res.held_out] == [sel.tolist(), ev.tolist()]
     assert res.value("match_score", criterion="fbmp_b0.5") == pytest.approx(km.match_score(ref, 3))
     assert set(res.rows.role) == {"trained"}
     same = evaluate(sae, data, config_from({"held_out": False}, cfg))
