@@ -48,7 +48,7 @@ k = 8
 epochs = 20
 budget = 3             # coalition budget of MATCHScore (FBMP) and TAPAScore
 n_boot = 1000          # bootstrap resamples
-reference_dir = ""     # the paper's published numbers (paper_sanity_check.csv); "" = the copy in the kit
+reference_dir = ""     # the paper's published numbers (paper_sanity_check.csv); empty: the copy in the kit
 out_dir = ""           # when set, the table is written to out_dir/sanity_check.json
 
 # %%

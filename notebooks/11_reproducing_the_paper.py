@@ -25,7 +25,7 @@ smoke = False
 seed = 0
 cache_dir = ".cache"
 out_dir = ""
-reference_dir = ""     # the paper's published numbers; "" = the copy that ships with the kit
+reference_dir = ""     # the paper's published numbers; empty: the copy that ships with the kit
 benchmark = "toy-syncub"
 encoder = "toy"
 concepts_dir = ""

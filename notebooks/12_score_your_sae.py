@@ -33,8 +33,8 @@
 smoke = False
 seed = 0
 cache_dir = ".cache"
-out_dir = ""           # where the SAE folder and the scorecard go ("" = a temporary folder)
-sae_path = ""          # your SAE's folder; "" = a kit-trained SAE saved by SAELens in this chapter
+out_dir = ""           # where the SAE folder and the scorecard go (empty: a temporary folder)
+sae_path = ""          # your SAE folder; empty: a kit-trained SAE saved by SAELens in this chapter
 sae_format = "auto"    # auto, kit, saelens, dictionary_learning
 benchmark = "toy-syncub"
 encoder = "toy"
