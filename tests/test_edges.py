@@ -153,8 +153,8 @@ def _metadata_lines(folder, fn):
     (lambda ls: b"\n".join([ls[0] + b",pair_id"] + [x + b",1" if x else x for x in ls[1:]]),
      ["metadata.csv, line 1", "'pair_id' appears twice"]),
     (lambda ls: b"\n".join(ls[:2] + [b'"' + ls[2]] + ls[3:]), ["metadata.csv, line"]),
-    (lambda ls: b"\n".join(ls[:-1] + [ls[3], b""]), ["metadata.csv, line 8", "pair_id '2' (row 6) appears more than once",
-                                           "first at line 4"]),
+    (lambda ls: b"\n".join(ls[:-1] + [ls[3], b""]),
+     ["metadata.csv, line 8", "pair_id '2' (row 6) appears more than once", "first at line 4"]),
 ])
 def test_metadata_csv(syncub, edit, parts):
     from kit.data import load_paired

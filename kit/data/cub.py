@@ -92,5 +92,6 @@ def load_cub(folder: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0
     n_val = int(round(val_fraction * len(train_rows)))
     split[np.random.default_rng(seed).choice(train_rows, size=n_val, replace=False)] = "val"
 
-    paths = inside(root / "images", images["path"], lambda i: f"{images_path}, line {image_lines[i]} (image id {ids[i]})")
+    paths = inside(root / "images", images["path"],
+                   lambda i: f"{images_path}, line {image_lines[i]} (image id {ids[i]})")
     return ConceptTable(names=names, Y=Y, ids=ids, groups=families(names), split=split, images=paths)

@@ -40,7 +40,8 @@ def read_table(path: str | os.PathLike, columns: Sequence[str], *, text: Sequenc
     path = Path(path)
     content = read_text(path, what)
     n = len(columns)
-    if not text and extra and content.strip():  # the fast path (millions of lines); a failure is diagnosed line by line below
+    # the fast path (millions of lines); a failure, or a blank line, is handled line by line below
+    if not text and extra and content.strip():
         try:
             a = np.loadtxt(io.StringIO(content), usecols=tuple(range(n)), dtype=np.int64, ndmin=2, comments=None)
         except (ValueError, OverflowError):

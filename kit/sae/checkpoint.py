@@ -69,7 +69,8 @@ def read_config(folder: Path) -> dict:
     """The parsed ``config.json`` of a checkpoint folder (CheckpointError when missing or malformed)."""
     f = folder / "config.json"
     if not folder.is_dir():
-        raise CheckpointError(f"{folder}: no SAE checkpoint folder here" + (" (it is a file)" if folder.exists() else ""))
+        raise CheckpointError(f"{folder}: no SAE checkpoint folder here"
+                              + (" (it is a file)" if folder.exists() else ""))
     doc = read_json(f, "SAE config", CheckpointError, hint=_AGAIN.format(folder=folder))
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or "config" not in doc:
         raise CheckpointError(f"{f}: not a kit SAE checkpoint (expected format {FORMAT!r})")
