@@ -129,23 +129,17 @@ def _data_hash(X: np.ndarray) -> str:
     return hashlib.sha256(X.tobytes() + str(X.shape).encode()).hexdigest()[:16]
 
 
-OFFLINE_BATCH_SIZE = 128
-
-
-def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLike,
-                 batch_size: int = OFFLINE_BATCH_SIZE, **common) -> list:
+def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLike, **common) -> list:
     """Train SAEs (``kit.sae.TrainConfig`` fields per dict, ``common`` for all) on ``X: float[N, d]`` in one
     pass, or load them from ``cache_dir/saes`` when the same data and configuration were trained before.
 
-    batch_size defaults to 128, not the paper's 1,024: the offline benchmarks have about 2,000 training
-    images, and 1,024-image batches would leave an SAE a few dozen optimiser steps (test FVU 0.63 after 20
-    steps against 0.18 after 300 with batches of 128, for the standard TopK SAE). Pass ``batch_size=1024`` for
-    the paper's setting on large data.
+    Unset fields keep TrainConfig's defaults, the paper's settings; the chapters pass their ``batch_size``,
+    ``epochs``, ``standardize``, ``lr`` parameters, which each profile sets (``params/*.yaml``).
     """
     from kit import sae as sae_mod
     from kit.sae.train import TRAINER_VERSION, make_config
 
-    cfgs = [make_config({"batch_size": batch_size, **common, **c}) for c in configs]
+    cfgs = [make_config({**common, **c}) for c in configs]
     h = _data_hash(X)
 
     def folder(cfg) -> Path:

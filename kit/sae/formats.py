@@ -13,8 +13,8 @@ written by ``save_model`` or ``save_inference_model``) with safetensors, diction
 
 A gated SAE is a JumpReLU SAE: the gate ``a + b_gate > 0`` on ``a = u·W_enc`` is the same event as
 ``m > b_mag − e^{r_mag}·b_gate`` on the magnitude ``m = e^{r_mag}·a + b_mag``. SAELens' input scaling and
-whitening fold into the weights; its per-sample normalisations (layer_norm, constant_norm_rescale) are kept
-by :class:`~kit.sae.external.NormalizedSAE`; ``hook_z`` SAEs read the heads flattened, ``[N, n_heads·d_head]``.
+whitening fold into the weights; its per-sample ``layer_norm`` is the kit's own standardisation
+(``standardize=True``) and ``constant_norm_rescale`` is kept by :class:`~kit.sae.external.NormalizedSAE`; ``hook_z`` SAEs read the heads flattened, ``[N, n_heads·d_head]``.
 Weights are computed in float32 (a bfloat16 file agrees with SAELens to bfloat16's precision). Every returned
 module carries ``source`` (format, path, architecture, ``code_scale``: kit codes = the library's codes ×
 code_scale, where decoder norms were folded).
@@ -324,9 +324,10 @@ def _saelens_build(s: dict, w: dict, scaler: dict, where: str):
         if family == "topk" and k_float != int(k_float):
             raise ConfigError(f"{where}: SAELens topk k={k} is not an integer")
         k = max(1, round(k_float))  # BatchTopK's k is an average over the batch: kept for the untrained twin
+    layer_norm = s["normalize"] == "layer_norm"  # the kit's own per-sample standardisation, exactly
     sae = _build(where, W_enc, b_enc, w["W_dec"], w["b_dec"], family, k=k, threshold=threshold,
-                 subtract_b_dec=s["subtract_b_dec"])
-    if s["normalize"] in NormalizedSAE.NORMALIZATIONS:
+                 subtract_b_dec=s["subtract_b_dec"], standardize=layer_norm)
+    if s["normalize"] == "constant_norm_rescale":
         source = sae.source
         sae = NormalizedSAE(sae, s["normalize"], eps=1e-5).eval()
         sae.source = source

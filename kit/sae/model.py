@@ -28,9 +28,10 @@ def _plain_fields(config) -> None:
 
 
 def standardize_rows(x: torch.Tensor) -> torch.Tensor:
-    """Per-sample standardisation of ``x: float[N, d]``: ``(x − mean) / (std + 1e-6)`` over each row's features."""
+    """Per-sample standardisation of ``x: float[N, d]``: ``(x − mean) / (std + 1e-5)`` over each row's features
+    (unbiased std): the reference code's ``input_unit_norm`` and SAELens' ``layer_norm``, exactly."""
     x = x - x.mean(dim=-1, keepdim=True)
-    return x / (x.std(dim=-1, keepdim=True) + 1e-6)
+    return x / (x.std(dim=-1, keepdim=True) + 1e-5)
 
 
 @dataclass(frozen=True)

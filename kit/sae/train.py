@@ -39,30 +39,37 @@ SHARED_SETTINGS = ("batch_size", "data_seed", "val_fraction", "device")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines one training run (defaults: the paper's settings).
+    """Everything that defines one training run (defaults: the reference code's settings for the paper).
 
-    Architecture: dict_size, family, k, standardize (per-sample standardisation); JumpReLU's init_threshold
-    and bandwidth are in units of σ = √(norm / d), the spread of the training data's projection on a unit
-    direction (norm = its mean squared distance to its mean, the NMSE normaliser) — the scale of the initial
-    pre-activations — so they suit any embedding scale; the trained SAE's config holds them in input units.
-    Optimisation: Adam with lr, batch_size, epochs (or max_steps), grad_clip (max gradient norm).
-    Dead latents: AuxK with k_aux latents and weight aux_weight on latents that did not fire for dead_after
-    batches. Penalties: l1_coefficient (relu), l0_coefficient (jumprelu). Early stopping: val_fraction of the
-    rows held out, evaluated every eval_every steps (None: once per epoch) on the training objective
-    (NMSE + sparsity penalty, without AuxK), stop after patience evaluations without improvement and keep
-    the best weights. seed: initialisation; data_seed: split and batch order.
+    Architecture: dict_size, family, k, standardize (per-sample standardisation, the reference's
+    ``input_unit_norm``); JumpReLU's init_threshold and bandwidth are in units of σ = √(norm / d), the spread
+    of the training data's projection on a unit direction (norm = its mean squared distance to its mean, the
+    NMSE normaliser) — the scale of the initial pre-activations — so they suit any embedding scale; the trained
+    SAE's config holds them in input units. Optimisation: Adam (β = 0.9, 0.999; eps ``adam_eps``) with lr,
+    batch_size, at most ``epochs`` epochs (or max_steps), grad_clip (max gradient norm), decoder rows
+    renormalised after every step. Dead latents: AuxK with k_aux latents and weight aux_weight on latents that
+    did not fire for dead_after batches. Penalties: l1_coefficient (relu), l0_coefficient (jumprelu). Early
+    stopping: val_fraction of the rows held out (drawn with data_seed), evaluated every eval_every steps (None:
+    once per epoch) on the training objective (NMSE + sparsity penalty, without AuxK); stop after patience
+    evaluations without improvement. keep_best: keep the weights of the best evaluation (the kit) rather than
+    the last ones (the reference code saves the last). seed: initialisation; data_seed: split and batch order.
+
+    Where the kit differs from the reference code (chapter *Reproducing the paper* lists each difference):
+    the validation rows are a seeded random 15 % of the training embeddings, not a class-stratified split of
+    the CUB images; the best weights are kept (``keep_best=False`` keeps the last, as the reference).
     """
 
     dict_size: int
     family: str = "topk"
     k: int | None = 32
     seed: int = 0
-    standardize: bool = False
+    standardize: bool = True
     init_threshold: float = 1.0
     bandwidth: float = 0.1
     lr: float = 5e-4
+    adam_eps: float = 6.25e-10
     batch_size: int = 1024
-    epochs: int = 10
+    epochs: int = 50
     max_steps: int | None = None
     grad_clip: float = 1.0
     k_aux: int = 512
@@ -70,10 +77,11 @@ class TrainConfig:
     dead_after: int = 20
     l1_coefficient: float = 0.05
     l0_coefficient: float = 1e-3
-    val_fraction: float = 0.1
+    val_fraction: float = 0.15
     eval_every: int | None = None
     patience: int = 3
-    data_seed: int = 0
+    keep_best: bool = True
+    data_seed: int = 42
     log_every: int = 10
     checkpoint_every: int | None = None
     device: str = "auto"
@@ -82,7 +90,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _plain_fields(self)
         self.sae_config(1)  # checks family, dict_size, k
-        positive = ("lr", "batch_size", "epochs", "grad_clip", "k_aux", "dead_after", "patience", "log_every")
+        positive = ("lr", "adam_eps", "batch_size", "epochs", "grad_clip", "k_aux", "dead_after", "patience", "log_every")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)!r}")
@@ -129,7 +137,8 @@ class _Run:
     def __init__(self, cfg: TrainConfig, d: int, device: str, steps_per_epoch: int):
         self.cfg = cfg
         self.sae = SAE(cfg.sae_config(d), seed=cfg.seed).to(device)
-        self.opt = torch.optim.Adam(self.sae.parameters(), lr=cfg.lr, fused=True)  # fused: one kernel per step
+        self.opt = torch.optim.Adam(self.sae.parameters(), lr=cfg.lr, eps=cfg.adam_eps, betas=(0.9, 0.999),
+                                    fused=True)  # fused: one kernel per step
         self.dead_counter = torch.zeros(cfg.dict_size, dtype=torch.int64, device=device)
         self.total = cfg.max_steps or cfg.epochs * steps_per_epoch
         self.eval_every = cfg.eval_every or steps_per_epoch
@@ -254,7 +263,8 @@ class _Run:
         self.rows.append({"step": self.step, "val_nmse": nmse, "val_loss": val})
         if val < self.best_val:
             self.best_val, self.bad_evals = val, 0
-            self.best_state = {k: v.detach().clone() for k, v in sae.state_dict().items()}
+            if self.cfg.keep_best:
+                self.best_state = {k: v.detach().clone() for k, v in sae.state_dict().items()}
         else:
             self.bad_evals += 1
             self.stopped = self.bad_evals >= self.cfg.patience
