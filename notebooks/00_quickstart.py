@@ -35,6 +35,9 @@ family = "topk"     # SAE family: topk, batchtopk, matryoshka, jumprelu, relu
 dict_size = 256     # number of latents D
 k = 8               # active latents per image
 epochs = 20
+batch_size = 128       # the offline profile's; the paper: 1,024 (params/paper.yaml)
+standardize = True     # per-sample standardisation of the embeddings (the paper's input_unit_norm)
+lr = 5e-4
 beta = 0.5          # FBMP's F-beta
 budget = 3          # latents per concept
 
@@ -85,7 +88,8 @@ plt.tight_layout()
 X_train, _ = data.split("train")
 X_test, Y_test = data.split("test")
 [sae] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir,
-                     epochs=epochs, progress=False)
+                     epochs=epochs, batch_size=batch_size, standardize=standardize, lr=lr,
+                     progress=False)
 Z_test = encode_array(sae, X_test)
 print(f"codes: {Z_test.shape}, mean active latents per image: {(Z_test > 0).sum(1).mean():.1f}")
 

@@ -41,7 +41,7 @@ concepts_dir = ""
 device = "auto"
 n_pairs = 2000
 n_images = 3000
-batch_size = 256       # images per forward pass
+embed_batch_size = 256  # images per forward pass of the encoder
 n_cache_demo = 512     # images embedded twice to show the cache
 n_tsne = 1000          # points in the t-SNE map
 family = "has_wing_color"  # the concept family that colours the maps
@@ -123,17 +123,17 @@ if encoder == "toy" and record_path.is_file():
 
 # %%
 config = PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
-                        concepts_dir=concepts_dir or None, seed=seed, device=device, batch_size=batch_size)
+                        concepts_dir=concepts_dir or None, seed=seed, device=device, batch_size=embed_batch_size)
 data = prepare(config, cache_dir)
 concepts = data.concepts
 images = concepts.images[:n_cache_demo]
 
 with tempfile.TemporaryDirectory() as demo_cache:
     t0 = time.perf_counter()
-    first = embed.embed_images(images, enc, batch_size=batch_size, device=device, cache_dir=demo_cache,
+    first = embed.embed_images(images, enc, batch_size=embed_batch_size, device=device, cache_dir=demo_cache,
                                progress=False)
     t1 = time.perf_counter()
-    second = embed.embed_images(images, enc, batch_size=batch_size, device=device, cache_dir=demo_cache,
+    second = embed.embed_images(images, enc, batch_size=embed_batch_size, device=device, cache_dir=demo_cache,
                                 progress=False)
     t2 = time.perf_counter()
     entry = Path(first.provenance["cache"])

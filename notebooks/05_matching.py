@@ -45,6 +45,9 @@ family = "topk"     # the SAE matched; the standard SAE of the book is TopK with
 dict_size = 256
 k = 8
 epochs = 20
+batch_size = 128       # the offline profile's; the paper: 1,024 (params/paper.yaml)
+standardize = True     # per-sample standardisation of the embeddings (the paper's input_unit_norm)
+lr = 5e-4
 beta = 0.5          # FBMP β, paper default
 budget = 3          # latents per concept for MATCHScore, paper default
 n_boot = 1000       # bootstrap resamples for the intervals
@@ -95,7 +98,7 @@ X_test, Y_test = data.split("test")
 test = data.concepts.subset("test")
 names = data.concepts.names
 [sae] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir, epochs=epochs,
-                     progress=False)
+                     batch_size=batch_size, standardize=standardize, lr=lr, progress=False)
 
 crit = f"fbmp_b{beta:g}"
 base = EvalConfig(criteria=("one_to_one", crit), budget=budget, metrics=("match_score", "delta_match_score"),

@@ -56,6 +56,9 @@ family = "topk"        # the standard offline SAE: TopK with 256 latents, 8 acti
 dict_size = 256
 k = 8
 epochs = 20
+batch_size = 128       # the offline profile's; the paper: 1,024 (params/paper.yaml)
+standardize = True     # per-sample standardisation of the embeddings (the paper's input_unit_norm)
+lr = 5e-4
 beta = 0.5             # FBMP's F-beta
 budget = 3             # coalition budget k of TAPAScore
 n_boot = 1000          # bootstrap resamples over pairs
@@ -105,7 +108,8 @@ if pairs.concepts != data.concepts.names:
     raise ValueError("the pairs and the annotated images must list the same concepts in the same order")
 X_train, _ = data.split("train")
 sae_settings = dict(family=family, dict_size=dict_size, k=k, seed=seed)
-[sae] = train_cached(X_train, [sae_settings], cache_dir, epochs=epochs, progress=False)
+[sae] = train_cached(X_train, [sae_settings], cache_dir, epochs=epochs, batch_size=batch_size,
+                     standardize=standardize, lr=lr, progress=False)
 
 crit = f"fbmp_b{beta:g}"
 TAPAS = ("tapascore", "tapas_add", "tapas_rem", "tapascore_normalised", "tapascore_macro", "delta_stay")
@@ -434,7 +438,8 @@ if removal_benchmark:
                                    n_images=n_images, concepts_dir=removal_concepts_dir or None, seed=seed,
                                    device=device), cache_dir)
     rX_train, _ = rdata.split("train")
-    [rsae] = train_cached(rX_train, [sae_settings], cache_dir, epochs=epochs, progress=False)
+    [rsae] = train_cached(rX_train, [sae_settings], cache_dir, epochs=epochs, batch_size=batch_size,
+                          standardize=standardize, lr=lr, progress=False)
     studies[removal_benchmark] = evaluate(rsae, rdata, base)
 benches = [b for b in (benchmark, removal_benchmark) if b]
 side = pd.concat({b: pivot(studies[b], ("tapascore", "tapascore_normalised", "tapascore_macro", "delta_stay")).T

@@ -46,6 +46,9 @@ family = "topk"        # the standard offline SAE: TopK with 256 latents, 8 acti
 dict_size = 256
 k = 8
 epochs = 20
+batch_size = 128       # the offline profile's; the paper: 1,024 (params/paper.yaml)
+standardize = True     # per-sample standardisation of the embeddings (the paper's input_unit_norm)
+lr = 5e-4
 budget = 3             # coalition budget of MATCHScore (FBMP) and TAPAScore
 n_boot = 1000          # bootstrap resamples
 reference_dir = ""     # the paper's published numbers (paper_sanity_check.csv); empty: the copy in the kit
@@ -83,7 +86,8 @@ data = prepare(config, cache_dir)
 X_train, _ = data.split("train")
 X_test, Y_test = data.split("test")
 [sae] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir,
-                     epochs=epochs, progress=False)
+                     epochs=epochs, batch_size=batch_size, standardize=standardize, lr=lr,
+                     progress=False)
 saes = {"trained": sae, **build_baselines(sae, seed=seed)}  # the baselines kit.evaluate builds for this SAE
 for name, model in saes.items():
     Z = encode_array(model, X_test)

@@ -39,6 +39,9 @@ sizes = [32, 64, 128, 256, 512]
 seeds = [0, 1]
 k = 8                  # active latents per image (the paper: 32 on 768-d CLIP embeddings)
 epochs = 20
+batch_size = 128       # the offline profile's; the paper: 1,024 (params/paper.yaml)
+standardize = True     # per-sample standardisation of the embeddings (the paper's input_unit_norm)
+lr = 5e-4
 betas = [1.0, 0.5, 0.25]
 budget = 3
 held_out = False       # select coalitions on half of the test images and score them on the other half
@@ -74,7 +77,7 @@ evaluation = EvalConfig(criteria=("one_to_one",) + tuple(f"fbmp_b{b:g}" for b in
                         metrics=PAPER_METRICS + ("fvu",), baselines=("untrained",), held_out=held_out,
                         n_boot=n_boot, seed=seed, device=device)
 study = StudyConfig(families=tuple(families), sizes=tuple(sizes), seeds=tuple(seeds), k=k,
-                    train={"epochs": epochs}, evaluation=evaluation)
+                    train={"epochs": epochs, "batch_size": batch_size, "standardize": standardize, "lr": lr}, evaluation=evaluation)
 results = dictionary_size_study(data, study, cache_dir, progress=False)
 results["SAE"] = results.family.map(DISPLAY)
 trained = results[results.role == "trained"]

@@ -37,6 +37,9 @@ sizes = [32, 64, 128, 256, 512]
 seeds = [0, 1]
 k = 8
 epochs = 20
+batch_size = 128       # the offline profile's; the paper: 1,024 (params/paper.yaml)
+standardize = True     # per-sample standardisation of the embeddings (the paper's input_unit_norm)
+lr = 5e-4
 n_boot = 200
 
 # %%
@@ -81,7 +84,7 @@ g.figure.suptitle("Published: CLIP ViT-L/14, FBMP F0.5 (k = 3)", y=1.02)
 data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
                               concepts_dir=concepts_dir or None, seed=seed, device=device), cache_dir)
 study = StudyConfig(families=tuple(families), sizes=tuple(sizes), seeds=tuple(seeds), k=k,
-                    train={"epochs": epochs},
+                    train={"epochs": epochs, "batch_size": batch_size, "standardize": standardize, "lr": lr},
                     evaluation=EvalConfig(baselines=("untrained",), n_boot=n_boot, seed=seed, device=device))
 kit = dictionary_size_study(data, study, cache_dir, progress=False).assign(SAE=lambda t: t.family.map(DISPLAY))
 kit_dataset = paper_dataset(benchmark) or "CUB"

@@ -46,6 +46,9 @@ family = "topk"        # the SAE this chapter trains when sae_path is empty
 dict_size = 256
 k = 8
 epochs = 20
+batch_size = 128       # the offline profile's; the paper: 1,024 (params/paper.yaml)
+standardize = True     # per-sample standardisation of the embeddings (the paper's input_unit_norm)
+lr = 5e-4
 metrics = "all"        # all, paper, or a comma-separated list of metric names
 n_boot = 1000
 
@@ -75,8 +78,9 @@ work.mkdir(parents=True, exist_ok=True)
 #
 # The kit trains a TopK SAE on the train split's embeddings (the same one the other chapters use, from the
 # cache). SAELens' `TopKSAE` has the same architecture — $z = \mathrm{TopK}(\mathrm{ReLU}((x - b_\text{dec})
-# W_\text{enc} + b_\text{enc}))$, $\hat x = z W_\text{dec} + b_\text{dec}$ — so its four tensors carry over as they
-# are; SAELens' `save_model` writes the folder.
+# W_\text{enc} + b_\text{enc}))$, $\hat x = z W_\text{dec} + b_\text{dec}$, on inputs standardised per sample
+# (SAELens' `layer_norm`) when the kit SAE standardises them — so its four tensors carry over as they are;
+# SAELens' `save_model` writes the folder.
 
 # %%
 data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
@@ -90,8 +94,11 @@ if not sae_path:
 
     X_train, _ = data.split("train")
     [ours] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir,
-                          epochs=epochs, progress=False)
-    theirs = TopKSAE(TopKSAEConfig(d_in=ours.config.d, d_sae=dict_size, k=k, apply_b_dec_to_input=True))
+                          epochs=epochs, batch_size=batch_size, standardize=standardize, lr=lr, progress=False)
+    # SAELens' layer_norm is the kit's per-sample standardisation, (x − mean) / (std + 1e-5)
+    norm = "layer_norm" if ours.config.standardize else "none"
+    theirs = TopKSAE(TopKSAEConfig(d_in=ours.config.d, d_sae=dict_size, k=k, apply_b_dec_to_input=True,
+                                   normalize_activations=norm))
     with torch.no_grad():
         for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
             getattr(theirs, name).copy_(getattr(ours, name))

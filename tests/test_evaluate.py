@@ -56,7 +56,7 @@ def test_rows_speak_the_vocabulary(paper, planted):
 def test_numbers_equal_the_direct_computation(paper, planted):
     """Every row is the number the stage functions give on the same codes."""
     _, sae, data = planted
-    twin = untrained("topk", 48, 48, k=8, seed=0)
+    twin = untrained("topk", 48, 48, k=8, seed=0, standardize=sae.config.standardize)
     Z, Z0 = encode_array(sae, data.X), encode_array(twin, data.X)
     for beta in (1.0, 0.5, 0.25):
         c = criterion_name("fbmp", beta)
