@@ -50,9 +50,9 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from kit.evaluate import EvalConfig
+from kit.evaluate import EvalConfig, evaluate
 from kit.findings import HEADLINE, compare, findings
-from kit.pipeline import PipelineConfig, prepare
+from kit.pipeline import PipelineConfig, prepare, train_cached
 from kit.reference import paper_dataset, paper_results
 from kit.results import save_results
 from kit.studies import DISPLAY, StudyConfig, dictionary_size_study
@@ -137,18 +137,68 @@ if out_dir:
                   "findings": {"paper": paper_f, "kit": kit_f}, "checks": verdicts.to_dict("records")})
 
 # %% [markdown]
-# ## What differs by construction
+# ## The sanity check under the reference protocol
 #
-# - **The untrained baseline.** The paper's code subtracts the MATCHScore of a dense random projection that fires
-#   on about half the images; the kit's default subtracts an untrained SAE of the same family and size with the
-#   same sparsification, which is the comparison the paper's text describes. `kit.matching.delta_match_score`
-#   offers both (`baseline="random_projection"`), so the published ΔMATCHScores can be recomputed;
-#   `kit.evaluate.evaluate(sae, data, baselines={"untrained": …})` scores any baseline module in its place.
-# - **Matryoshka size.** The reference code builds about twice the stated number of latents; the kit's Matryoshka
-#   SAE has exactly `dict_size` latents.
-# - **Embedding the pairs.** The reference code re-runs the vision backbone for every pair; the kit embeds each
-#   image once (cached) and encodes all pairs in one batch — the numbers are the same, the time is not.
+# The paper's untrained baseline (the reference code's `FrozenEncoderSAE`) is not the kit's untrained twin. Its
+# codes are the *dense* pre-activations $x \cdot W_\text{enc}$ of a Kaiming-uniform encoder on the raw
+# embedding, so every positive projection "fires" — about half of all latents on every image — and it is built
+# anew at every stage of the pipeline from the global random state: the TAPAScore stage encodes the pairs with a
+# *different* random encoder from the one whose latents were matched. `kit.evaluate` offers both readings:
+# `paper_untrained` (dense codes, the encoder drawn again for TAPAScore, reproducibly with the next seed) and
+# `dense_sign` (the same dense encoder for both stages), beside the kit's `untrained` twin (same family, $k$ and
+# preprocessing as the SAE, one encoder for both stages) and `random` codes. Here they are for one SAE of the
+# study (the first family, the size nearest 256), beside the paper's published sanity table:
+
+# %%
+size = min(sizes, key=lambda s: abs(s - 256))
+X_train, _ = data.split("train")
+[one] = train_cached(X_train, [dict(family=families[0], dict_size=size, k=k, seed=seeds[0])], cache_dir,
+                     epochs=epochs, batch_size=batch_size, standardize=standardize, lr=lr, progress=False)
+protocols = evaluate(one, data, EvalConfig(criteria=("one_to_one", HEADLINE), n_boot=n_boot, seed=seed,
+                                           device=device, metrics=("match_score", "tapascore"),
+                                           baselines=("untrained", "paper_untrained", "dense_sign", "random")))
+ours = protocols.rows.assign(source=f"kit ({encoder}, {families[0]}, D = {size})")
+published = paper_results(reference_dir or None)
+published = published[(published.dataset == kit_dataset) & (published.family == "mean")
+                      & published.metric.isin(["match_score", "tapascore"])].assign(source="paper (CLIP ViT-L/14)")
+side_by_side = pd.concat([ours, published]).pivot_table(index=["source", "metric", "criterion"], columns="role",
+                                                        values="value", aggfunc="first", sort=False)
+side_by_side[[r for r in ("trained", "untrained", "paper_untrained", "dense_sign", "random")
+              if r in side_by_side.columns]].round(3)
+
+# %%
+def tapas_of(role: str):
+    r = protocols.select("tapascore", role, HEADLINE).iloc[0]
+    return f"{r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
+
+
+display(Markdown(
+    f"TAPAScore ({HEADLINE}) in this run: trained {tapas_of('trained')}, the kit's untrained twin "
+    f"{tapas_of('untrained')}, the reference protocol's untrained baseline {tapas_of('paper_untrained')}, the same "
+    f"dense encoder used for both stages {tapas_of('dense_sign')}, random codes {tapas_of('random')}. The paper "
+    "published its untrained baseline under the reference protocol (the `paper_untrained` column of its row); "
+    "chapter *Sanity checks* asks which of these baselines behaves like \"no knowledge of the concepts\"."))
+
+# %% [markdown]
+# ## Where the kit differs from the reference code
 #
+# One row per known difference between the reference implementation (github JonasKlotz/sae-concept-eval) and the
+# kit, with what the kit does and, where the difference changes a published number, the option that reproduces
+# the reference behaviour.
+#
+# | | the reference code | the kit | reproducing the reference |
+# |---|---|---|---|
+# | untrained baseline | dense pre-activations $x \cdot W_\text{enc}$ (Kaiming-uniform, raw input, no sparsity): every positive projection fires | the untrained twin: same family, $k$ and preprocessing as the SAE, its initial weights | `EvalConfig(baselines=("paper_untrained", …))`; `kit.sae.paper_untrained(d, D, seed)` |
+# | untrained encoder across stages | built anew at every stage, so TAPAScore encodes the pairs with another random encoder than the one matched | one encoder for matching and TAPAScore | role `paper_untrained` (TAPAScore stage: seed + 1); `dense_sign` keeps one dense encoder |
+# | random codes | fresh Gaussian codes on every call (top-$k$ by magnitude, signed), not a function of the image | $k$ latents drawn from a hash of the embedding's bytes: the same image always gets the same code | no option: both carry no information about the image, so their expected scores agree |
+# | Matryoshka group sizes | groups of $D/32, D/16, \dots, D$ latents: about $2D$ latents in all | nested prefixes $D/32, D/16, \dots, D$: exactly $D$ latents | no option; a reference Matryoshka of nominal size $D$ has $63D/32$ latents |
+# | extracting codes | the last, smaller batch is written at `idx · (its own size)`: it overwrites earlier rows and leaves the last rows zero | every image encoded once, in its row | no option: a bug that drops images |
+# | matching split | coalitions selected and scored on the same images | the same by default | `EvalConfig(held_out=True)` selects on one half and scores on the other |
+# | TAPAScore weighting | the mean over pairs | the same (`tapascore`); also `tapascore_macro`, per edited concept | — |
+# | Δ_stay pooling | $\sum_p n_p \Delta_p / \sum_p n_p$: all (pair, other concept) items pooled | the same by default | `stay_pooling="pairs"` gives the mean of per-pair means instead |
+# | SAE training | Adam (eps 6.25·10⁻¹⁰), batches of 1,024, ≤ 50 epochs, early stopping (patience 3) on a class-stratified 15 % of the CUB training images, the **last** weights kept | the same settings (`TrainConfig`'s defaults, the `paper` profile); the 15 % are random training rows; the **best** weights kept | `keep_best=False` keeps the last weights |
+# | embedding the pairs | the backbone runs again for every pair | each image embedded once (cached), all pairs encoded in one batch | — (the same numbers, not the same time) |
+
 # ## Exercises
 #
 # **1.** The published table has one seed per configuration. Using the kit's seeds, how large is the spread of
