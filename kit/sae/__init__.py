@@ -9,9 +9,10 @@ Families: ``relu`` (L1), ``topk``, ``batchtopk``, ``matryoshka``, ``jumprelu``.
 
 from kit.sae.baselines import RandomCodes, paper_untrained, random_codes, untrained
 from kit.sae.checkpoint import load
-from kit.sae.external import ExternalSAE, from_overcomplete, from_saelens, from_tensors
+from kit.sae.external import ExternalSAE, from_overcomplete, from_tensors
 from kit.sae.families import FAMILIES
 from kit.sae.formats import load_any
+from kit.sae.formats import read_saelens as from_saelens
 from kit.sae.model import SAE, SAEConfig, decode_array, encode_array
 from kit.sae.sweep import grid, train_many
 from kit.sae.train import TrainConfig, train

@@ -100,18 +100,6 @@ def assemble(W_enc, b_enc, W_dec, b_dec, activation: str, k: int | None = None, 
     return sae.eval()
 
 
-def from_saelens(source, cfg: dict | None = None, scaling_factor: float | None = None):
-    """An SAE from a SAELens folder (``cfg.json`` + ``sae_weights.safetensors``) or a SAELens SAE object.
-
-    Every architecture SAELens saves (standard, topk, batchtopk, matryoshka_batchtopk, jumprelu, gated) and
-    its normalisation settings; see :func:`kit.sae.formats.read_saelens`. ``cfg`` overrides settings (a dict
-    with SAELens keys); ``scaling_factor``: the input scale of ``normalize_activations="expected_average_only_in"``.
-    """
-    from kit.sae.formats import read_saelens
-
-    return read_saelens(source, cfg=cfg, scaling_factor=scaling_factor)
-
-
 # ---- wrappers --------------------------------------------------------------------------------------------
 
 class NormalizedSAE(nn.Module):
