@@ -1,4 +1,4 @@
-"""Bring your own SAE: raw tensors, SAELens checkpoints or objects, overcomplete modules.
+"""Bring your own SAE: raw tensors, overcomplete modules, and the wrappers for what the kit's SAE cannot express.
 
 No other library needs to be installed: folders are read with safetensors (see :mod:`kit.sae.formats`, which
 also holds :func:`~kit.sae.formats.load_any`) and objects are used through the attributes they expose
