@@ -48,6 +48,9 @@ family = "topk"     # the standard offline SAE: TopK with 256 latents, 8 active,
 dict_size = 256
 k = 8
 epochs = 20
+batch_size = 128    # the offline profile's; the paper: 1,024 (params/paper.yaml)
+standardize = True  # per-sample standardisation of the embeddings (the paper's input_unit_norm)
+lr = 5e-4
 out_dir = ""        # when set, the evaluate rows are written to out_dir/baseline_metrics.json
 
 # %%
@@ -88,7 +91,8 @@ config = PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n
 data = prepare(config, cache_dir)
 X_train, _ = data.split("train")
 X, Y = data.split("test")
-[sae] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir, epochs=epochs)
+[sae] = train_cached(X_train, [dict(family=family, dict_size=dict_size, k=k, seed=seed)], cache_dir, epochs=epochs,
+                     batch_size=batch_size, standardize=standardize, lr=lr, progress=False)
 Z = encode_array(sae, X, device=device)
 names, groups = data.concepts.names, data.concepts.groups
 print(f"test split: X {X.shape}, Z {Z.shape}, Y {Y.shape} ({len(set(groups))} concept families)")
