@@ -228,3 +228,12 @@ def test_init_stats_are_the_mean_and_spread_of_the_finite_rows_in_the_input_spac
 def test_standardize_needs_two_features():
     with pytest.raises(ConfigError, match="at least 2 features"):
         S.train(np.ones((50, 1), np.float32), dict_size=4, k=1, standardize=True, progress=False)
+
+
+def test_stopped_early_reads_the_history(world):
+    kw = dict(dict_size=16, k=2, batch_size=64, lr=3e-3, val_fraction=0.2, progress=False, standardize=False)
+    long = S.train(world.X[:600], "topk", epochs=400, patience=2, **kw)
+    short = S.train(world.X[:600], "topk", epochs=1, **kw)
+    assert S.stopped_early(long) and not S.stopped_early(short)
+    assert long.history.step.max() < 400 * 8  # it ended before its epochs ran out
+    assert not S.stopped_early(S.untrained("topk", world.X.shape[1], 16, k=2))

@@ -15,7 +15,7 @@ from kit.sae.formats import load_any
 from kit.sae.formats import read_saelens as from_saelens
 from kit.sae.model import SAE, SAEConfig, decode_array, encode_array
 from kit.sae.sweep import grid, train_many
-from kit.sae.train import TrainConfig, train
+from kit.sae.train import TrainConfig, stopped_early, train
 
 __all__ = [
     "FAMILIES",
@@ -23,6 +23,7 @@ __all__ = [
     "SAEConfig",
     "TrainConfig",
     "train",
+    "stopped_early",
     "train_many",
     "grid",
     "encode_array",

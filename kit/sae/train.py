@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from kit.arrays import resolve_device, to_numpy
 from kit.errors import CheckpointError, ConfigError, DataError
-from kit.io import atomic_path, read_json
+from kit.io import atomic_path, read_json, remove_stale
 from kit.sae import checkpoint as ckpt
 from kit.sae import losses, sparse
 from kit.sae.families import K_FAMILIES
@@ -432,6 +432,8 @@ def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | N
     runs = [_Run(c, d, device, spe) for c in configs]
     data_key = fingerprint(X) if checkpoint_dir else ""
     folders = [Path(checkpoint_dir) / f"{i:03d}-{c.name}" for i, c in enumerate(configs)] if checkpoint_dir else []
+    if checkpoint_dir:
+        remove_stale(checkpoint_dir)  # checkpoints an interrupted run was writing
     stats = {s: _init_stats(X, train_idx[:65536], s, device) for s in {c.standardize for c in configs}}
     for i, run in enumerate(runs):
         run.start(stats[run.cfg.standardize])  # computed once for the runs that share the input space
@@ -484,3 +486,14 @@ def train(X, family: str = "topk", *, dict_size: int, k: int | None = 32, seed: 
     """
     cfg = make_config({"family": family, "dict_size": dict_size, "k": k, "seed": seed, **settings})
     return fit(X, [cfg], checkpoint_dir=checkpoint_dir, callback=callback)[0]
+
+
+def stopped_early(sae: SAE) -> bool:
+    """Whether early stopping ended the SAE's training: its last ``patience`` validation evaluations did not
+    improve on the best one (read from ``sae.history`` and ``sae.train_config``). False for an SAE trained
+    without validation rows or whose training ran out of epochs while still improving."""
+    history, cfg = getattr(sae, "history", None), getattr(sae, "train_config", None)
+    if history is None or cfg is None or "val_loss" not in history:
+        return False
+    val = history["val_loss"].dropna().to_numpy()
+    return bool(val.size > cfg.patience and val.size - 1 - int(np.argmin(val)) >= cfg.patience)
