@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from kit.errors import ConfigError
-from kit.io import atomic_path
+from kit.io import atomic_path, remove_stale
 from kit.types import ConceptTable, Embeddings, PairedBenchmark
 
 TOY = {"toy-syncub", "toy-syncoco"}
@@ -86,6 +86,7 @@ def benchmark_folder(config: PipelineConfig, cache_dir: str | os.PathLike) -> Pa
 
     name = f"{config.benchmark}-p{config.n_pairs}-i{config.n_images}-s{config.seed}"
     folder = Path(cache_dir) / "benchmarks" / name
+    remove_stale(folder.parent)  # renders an interrupted run left
     if not (folder / "metadata.csv").is_file():
         render = data.render_toy_syncub if config.benchmark == "toy-syncub" else data.render_toy_syncoco
         with atomic_path(folder, replace=False) as tmp:  # another process may render the same entry

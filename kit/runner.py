@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import ConfigError, KitError
-from kit.io import atomic_path
+from kit.io import atomic_path, remove_stale
 
 _LOG = logging.getLogger("kit")
 TOP_LEVEL_KEYS = {"description", "notebooks", "parameters", "notebook_parameters"}
@@ -229,6 +229,7 @@ def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.P
             raise ConfigError(f"{what}: {problem}")
     out_dir.mkdir(parents=True, exist_ok=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(out_dir, recursive=True)  # what an interrupted run was writing
     kit_digest = _kit_digest()
     outputs = []
     bar = tqdm(steps, desc="notebooks", unit="notebook", disable=not progress or not steps)

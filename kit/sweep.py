@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import CheckpointError, ConfigError, KitError
-from kit.io import read_json, write_text
+from kit.io import read_json, remove_stale, write_text
 
 GRID_KEYS = {"notebook", "parameters", "grid", "executor", "workers", "slurm", "description"}
 
@@ -136,6 +136,7 @@ def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "pyth
     status_path = out / "status.json"
     status = read_status(status_path) if status_path.exists() else {}
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale(out, recursive=True)  # what interrupted cells were writing (live workers' writes are kept)
     # a cell is done when its status says so and its folder is there (a deleted folder is run again)
     todo = [c for c in grid_cells
             if status.get(c.id, {}).get("state") != "done" or not (out / "cells" / c.id).is_dir()]

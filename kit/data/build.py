@@ -28,7 +28,7 @@ from kit._version import __version__
 from kit.arrays import as_float_matrix, resolve_device
 from kit.data.layout import SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, format_list, write_names
 from kit.errors import ConfigError, DataError
-from kit.io import atomic_path, read_json, write_text
+from kit.io import atomic_path, read_json, remove_stale, write_text
 from kit.types import ConceptTable, check_pairs
 
 # name: (Hub id, diffusers pipeline class, default call settings)
@@ -409,6 +409,7 @@ def _edit_all(table: ConceptTable, rows: np.ndarray, prompts: list[str], folder,
     else:
         work.mkdir(parents=True, exist_ok=True)
         write_text(record, json.dumps({"key": key, **what}, indent=1, default=str))
+    remove_stale(work)  # chunks an interrupted build was writing
     todo = [s for s in range(0, len(rows), cfg.chunk) if not (work / f"chunk-{s:06d}").is_dir()]
     if todo and editor is None:
         editor = load_editor(cfg.editor, device=device, revision=cfg.revision)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from kit.errors import CheckpointError
-from kit.io import atomic_path, read_json, write_text
+from kit.io import atomic_path, read_json, remove_stale, write_text
 
 
 def cache_key(provenance: dict) -> str:
@@ -165,4 +165,5 @@ def open_entry(cache_dir: str | os.PathLike, provenance: dict, n: int, dim: int,
         raise CheckpointError(f"{folder}: holds files but no provenance.json; delete it to recompute")
     else:
         write_text(record, json.dumps(full, indent=1, sort_keys=True, default=str))
+    remove_stale(folder, recursive=True)  # shards an interrupted extraction was writing
     return CacheEntry(folder=folder, provenance=full, n=int(n), dim=int(dim), shard_size=int(shard_size))

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from kit._version import __version__
 from kit.errors import CheckpointError, KitError
-from kit.io import atomic_path, read_json, read_text
+from kit.io import atomic_path, read_folder, read_json, read_text
 
 FORMAT = "kit.sae/1"
 
@@ -119,12 +119,16 @@ def read_tensors(file: Path, what: str, hint: str = "") -> dict[str, torch.Tenso
 
 
 def load(path: str | os.PathLike):
-    """Load an SAE saved by ``sae.save(path)`` (or a training checkpoint folder)."""
+    """Load an SAE saved by ``sae.save(path)`` (or a training checkpoint folder); a checkpoint replaced while it
+    is read (a training writing its next one) is read again, so the SAE comes from one complete checkpoint."""
+    return read_folder(path, lambda: _load(Path(path)))
+
+
+def _load(folder: Path):
     from kit.sae.baselines import RandomCodes
     from kit.sae.model import SAE, SAEConfig
     from kit.sae.train import TrainConfig
 
-    folder = Path(path)
     doc = read_config(folder)
     cfg = doc["config"]
     try:
