@@ -162,6 +162,6 @@ def test_hub_download_is_pinned_and_never_fetches_code(toys, monkeypatch, tmp_pa
         raise huggingface_hub.errors.LocalEntryNotFoundError("no network")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    with pytest.raises(DataError, match="jokl/syncoco@v2.0"):
+    with pytest.raises(DataError, match="jokl/syncoco@v1.0 is not in the Hugging Face cache"):  # the paper's release
         load_paired("syncoco")
     assert hub.BENCHMARKS["syncoco"][2] == ("v1.0", "v2.0")

@@ -1,12 +1,14 @@
 """Encoders by name: the :class:`Encoder` protocol, a base class for torch models, and the registry.
 
-Names are ``PREFIX`` or ``PREFIX:SPEC``: ``toy``, ``open_clip:ViT-L-14/openai``, ``dinov2:facebook/dinov2-small``.
-A new family is one :func:`register_encoder` call.
+Names are ``PREFIX`` or ``PREFIX:SPEC``: ``toy``, ``open_clip:ViT-L-14/openai``, ``dinov2:facebook/dinov2-small``,
+and local weights ``open_clip:ViT-L-14/openai@/path/to/open_clip_model.safetensors``, ``open_clip:hf-hub:/folder``,
+``dinov2:/path/to/save_pretrained_folder``. A new family is one :func:`register_encoder` call.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import torch
@@ -51,8 +53,9 @@ class TorchEncoder:
     supports_text = False
 
     def __init__(self, name: str, module: torch.nn.Module, dim: int, preprocess: Callable,
-                 checkpoint: dict, device: str = "auto"):
+                 checkpoint: dict, device: str = "auto", key_name: str | None = None):
         self.name = name
+        self.key_name = key_name or name  # the name in the provenance: local weights leave their path out
         self.module = module.eval()
         self.dim = int(dim)
         self.preprocess = preprocess
@@ -66,7 +69,7 @@ class TorchEncoder:
 
     @property
     def provenance(self) -> dict:
-        return {"encoder": self.name, "checkpoint": self.checkpoint, "preprocessing": repr(self.preprocess),
+        return {"encoder": self.key_name, "checkpoint": self.checkpoint, "preprocessing": repr(self.preprocess),
                 "dim": self.dim}
 
     def to(self, device: str) -> "TorchEncoder":
@@ -114,6 +117,30 @@ def state_dict_hash(module: torch.nn.Module) -> str:
         h.update(f"{key}{tuple(t.shape)}{t.dtype}".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+_FILE_SHA256: dict[tuple[str, int, int], str] = {}  # (real path, size, mtime_ns) → SHA-256 of the bytes
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (local weights key the embedding cache by content), remembered for this
+    process while the file's size and modification time stay the same."""
+    import hashlib
+
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_SHA256:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        _FILE_SHA256[key] = h.hexdigest()
+    return _FILE_SHA256[key]
+
+
+def is_path(spec: str) -> bool:
+    """Whether an encoder spec names a local path (``/…``, ``./…``, ``../…``, ``~…``) rather than a Hub id."""
+    return spec.startswith(("/", "./", "../", "~")) or spec in (".", "..") or (os.sep != "/" and os.path.isabs(spec))
 
 
 _REGISTRY: dict[str, Callable[..., Encoder]] = {}
