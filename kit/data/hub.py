@@ -41,7 +41,11 @@ def hub_cache() -> str:
     """The Hub cache folder in use (``HF_HUB_CACHE``, by default ``HF_HOME/hub``)."""
     from huggingface_hub import constants
 
-    return os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
+    if os.environ.get("HF_HOME"):  # read now: huggingface_hub read it once, when it was imported
+        return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
+    return constants.HF_HUB_CACHE
 
 
 def offline_mode() -> bool:

@@ -204,14 +204,17 @@ def families(names: Sequence[str]) -> list[str]:
     return [n.split("::", 1)[0] for n in names]
 
 
-def inside(root: Path, rel: Sequence[str], what) -> list[str]:
+def inside(root: Path, rel: Sequence[str], what, links_to: str | os.PathLike | None = None) -> list[str]:
     """Resolve each relative path under ``root``; raise if one escapes ``root`` (symlinks, ``..``, absolute
     paths) or is not a file. Return the resolved absolute paths.
 
     Each distinct parent folder is resolved once; a file that is itself a symlink is resolved in full.
+    links_to: a folder that files of ``root`` may be links into (a Hugging Face cache snapshot's files link to
+    the repository's ``blobs/``); the path itself must still lie under ``root``.
     """
     base = os.path.realpath(root)
     prefix = base + os.sep
+    blobs = os.path.realpath(links_to) + os.sep if links_to is not None else None
     parents: dict[str, str] = {}
     out = []
     for i, r in enumerate(rel):
@@ -223,6 +226,7 @@ def inside(root: Path, rel: Sequence[str], what) -> list[str]:
             if parent not in parents:
                 parents[parent] = os.path.realpath(parent)
             full = os.path.join(parents[parent], name)
+        link = full
         try:
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode):
@@ -231,7 +235,10 @@ def inside(root: Path, rel: Sequence[str], what) -> list[str]:
         except OSError:
             st = None
         if not full.startswith(prefix):
-            raise DataError(f"{what(i)}: path {r!r} leads outside the dataset folder {base}")
+            if not (blobs and os.path.dirname(full) + os.sep == blobs
+                    and (parents.get(parent, "") + os.sep).startswith(prefix)):
+                raise DataError(f"{what(i)}: path {r!r} leads outside the dataset folder {base}")
+            full = link  # a cached Hub file: keep its name (and extension), not the blob's hash
         if st is None or not stat.S_ISREG(st.st_mode):
             raise DataError(f"{what(i)}: image file {r!r} not found in {base}")
         out.append(full)

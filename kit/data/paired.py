@@ -35,6 +35,9 @@ def load_paired(
     if key.lower() in hub.BENCHMARKS:
         folder = hub.download(key.lower(), revision=revision, cache_dir=cache_dir)
         name = key.lower()
+        # a cached snapshot's files are links into the repository's blobs/ (huggingface_hub's cache layout)
+        blobs = folder.parent.parent / "blobs" if folder.parent.name == "snapshots" else None
+        return read_paired_folder(folder, name=name, verify_images=verify_images, links_to=blobs)
     else:
         if revision is not None:
             raise ConfigError(
@@ -67,10 +70,12 @@ def _ints(df: pd.DataFrame, col: str, where) -> np.ndarray:
 
 
 def read_paired_folder(
-    folder: str | os.PathLike, name: str | None = None, verify_images: bool = False, progress: bool = False
+    folder: str | os.PathLike, name: str | None = None, verify_images: bool = False, progress: bool = False,
+    links_to: str | os.PathLike | None = None,
 ) -> PairedBenchmark:
     """Read and validate ``folder/metadata.csv`` with its concept names and images (progress: a bar over the
-    images decoded, with ``verify_images``)."""
+    images decoded, with ``verify_images``; links_to: a folder the files may link into, the blobs of a Hub cache
+    snapshot)."""
     root = Path(folder)
     path = root / "metadata.csv"
     if not path.is_file():
@@ -123,8 +128,8 @@ def read_paired_folder(
         check_pairs(old, new, lo, le, pair_ids=ids, what=str(path))
     except DataError as e:
         raise DataError(f"{e} (columns {lists[0]!r}/{lists[1]!r})") from None
-    orig = inside(root, df["orig_image"].to_numpy(), lambda i: where(i, "orig_image"))
-    edit = inside(root, df["syn_image"].to_numpy(), lambda i: where(i, "syn_image"))
+    orig = inside(root, df["orig_image"].to_numpy(), lambda i: where(i, "orig_image"), links_to)
+    edit = inside(root, df["syn_image"].to_numpy(), lambda i: where(i, "syn_image"), links_to)
     if verify_images:
         verify_image_files(orig, lambda i: where(i, "orig_image"), progress, "decode originals")
         verify_image_files(edit, lambda i: where(i, "syn_image"), progress, "decode edits")

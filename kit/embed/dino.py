@@ -90,7 +90,7 @@ def _from_pretrained(name: str, source: str, revision: str | None, cache_dir: st
     from kit.data import hub
 
     def load(local_only: bool):
-        kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_only)
+        kw = dict(revision=revision, cache_dir=cache_dir or hub.hub_cache(), local_files_only=local_only)
         model, info = Dinov2Model.from_pretrained(source, use_safetensors=None if local else True,
                                                   output_loading_info=True, **kw)
         missing = list(info.get("missing_keys") or [])
@@ -132,6 +132,14 @@ def _from_pretrained(name: str, source: str, revision: str | None, cache_dir: st
                               f"{provide}") from None
 
 
+def _cached_commit(repo: str, revision: str | None) -> str | None:
+    """The commit of the cached snapshot a Hub model was read from (transformers does not always record it)."""
+    from kit.data import hub
+
+    path = hub.cached_file(repo, ["config.json"], revision)
+    return Path(path).parent.name if path and Path(path).parent.parent.name == "snapshots" else None
+
+
 def load_dinov2(spec: str, device: str = "auto", model=None, processor=None,
                 cache_dir: str | None = None) -> Dinov2Encoder:
     """``spec = "REPO[@REVISION]"`` or a local folder; ``model``/``processor`` may be given already built (tests)."""
@@ -169,7 +177,7 @@ def load_dinov2(spec: str, device: str = "auto", model=None, processor=None,
         key_name = "dinov2:local"
     else:
         checkpoint = {"library": "transformers", "repo": repo, "revision": revision,
-                      "commit": getattr(model.config, "_commit_hash", None)}
+                      "commit": getattr(model.config, "_commit_hash", None) or _cached_commit(repo, revision)}
     if injected:  # the weights are not the Hub's: fingerprint them so the cache cannot confuse the two
         checkpoint["injected_weights_sha256"] = state_dict_hash(model)
     return Dinov2Encoder(name, model, model.config.hidden_size, processor_transform(processor),
