@@ -167,8 +167,9 @@ protocols = evaluate(one, data, EvalConfig(criteria=("one_to_one", HEADLINE), n_
 ours = protocols.rows.assign(source=f"kit ({encoder}, {families[0]}, D = {size})")
 sanity_published = published_here[(published_here.family == "mean")
                                   & published_here.metric.isin(["match_score", "tapascore"])]
-side_by_side = pd.concat([ours, sanity_published.assign(source="paper (CLIP ViT-L/14)")]).pivot_table(index=["source", "metric", "criterion"], columns="role",
-                                                        values="value", aggfunc="first", sort=False)
+both_sides = pd.concat([ours, sanity_published.assign(source="paper (CLIP ViT-L/14)")])
+side_by_side = both_sides.pivot_table(index=["source", "metric", "criterion"], columns="role", values="value",
+                                      aggfunc="first", sort=False)
 side_by_side[[r for r in ("trained", "untrained", "paper_untrained", "dense_sign", "random")
               if r in side_by_side.columns]].round(3)
 
