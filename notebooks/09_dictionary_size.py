@@ -57,7 +57,7 @@ from kit.evaluate import EvalConfig
 from kit.pipeline import PipelineConfig, prepare
 from kit.results import PAPER_METRICS, save_results
 from kit.studies import DISPLAY, StudyConfig, dictionary_size_study
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 if smoke:
     n_pairs, n_images, epochs, n_boot = 120, 300, 3, 100
@@ -138,6 +138,66 @@ Markdown(f"With FBMP (`{headline}`) the mean TAPAScore is highest at {f05.idxmax
          + (" — the peak lies at the edge of the grid, so the grid does not show whether the score would rise "
             "further beyond it" if edge else " — inside the grid")
          + "; the paper found its peak at 256 latents on CLIP ViT-L/14, at a much larger embedding and $k$.")
+
+# %% [markdown]
+# ## The untrained twin across sizes
+#
+# ΔMATCHScore is a difference: the trained SAE's MATCHScore minus its untrained twin's. Both move with the
+# dictionary size, and so does the twin's TAPAScore. The twin's curves (dashed) beside the trained SAEs' (means
+# over families and seeds; bands span them):
+
+# %%
+view = results[(results.criterion == headline) & results.metric.isin(["tapascore", "match_score"])]
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+for ax, metric, title in zip(axes, ["tapascore", "match_score"], ["TAPAScore", "MATCHScore"]):
+    sns.lineplot(data=view[view.metric == metric], x="dict_size", y="value", hue="role", style="role", marker="o",
+                 errorbar=("pi", 100), ax=ax, hue_order=["trained", "untrained"], style_order=["trained", "untrained"])
+    ax.set_xscale("log", base=2)
+    ax.set_title(f"{title} ({headline}, k={budget})")
+    ax.set_ylabel(title)
+plt.tight_layout()
+
+# %%
+def per_doubling(metric: str, role: str = "trained") -> float:
+    """The least-squares slope of the mean score (over families and seeds) against log2 of the size."""
+    m = results[(results.metric == metric) & (results.role == role) & (results.criterion == headline)]
+    curve = m.groupby("dict_size").value.mean()
+    return float(np.polyfit(np.log2(curve.index.to_numpy(float)), curve.to_numpy(), 1)[0]) if len(curve) > 1 else 0.0
+
+
+slopes = pd.Series({
+    "TAPAScore, trained": per_doubling("tapascore"),
+    "TAPAScore, untrained twin": per_doubling("tapascore", "untrained"),
+    "MATCHScore, trained": per_doubling("match_score"),
+    "MATCHScore, untrained twin": per_doubling("match_score", "untrained"),
+    "ΔMATCHScore": per_doubling("delta_match_score"),
+}, name="change per doubling of D")
+display(slopes.round(4).to_frame())
+
+
+def trend(x: float) -> str:
+    return "rises" if x > 0 else "falls" if x < 0 else "stays flat"
+
+
+t, d = slopes["TAPAScore, trained"], slopes["ΔMATCHScore"]
+words = [f"Per doubling of the dictionary, the trained SAEs' TAPAScore {trend(t)} ({t:+.3f}) and ΔMATCHScore "
+         f"{trend(d)} ({d:+.3f})."]
+if np.sign(t) != np.sign(d) and t != 0 and d != 0:
+    mt, mu = slopes["MATCHScore, trained"], slopes["MATCHScore, untrained twin"]
+    words.append(f"They move in opposite directions here. ΔMATCHScore's trend is the difference of two trends: the "
+                 f"trained SAEs' MATCHScore {trend(mt)} ({mt:+.3f}) and the twin's {trend(mu)} ({mu:+.3f}) per "
+                 "doubling. "
+                 + ("The twin's rises faster: with more random latents, FBMP finds coalitions that fit a concept by "
+                    "chance more often, which raises the bar ΔMATCHScore subtracts. TAPAScore subtracts nothing; it "
+                    "asks whether the matched latents follow the edits, whatever the twin does. "
+                    if mu > mt else
+                    "The trained SAEs' MATCHScore changes faster than the twin's, so the difference follows the "
+                    "trained SAEs. ")
+                 + "The two metrics answer different questions, so a dictionary size can look better on one and "
+                   "worse on the other.")
+else:
+    words.append("They move in the same direction in this run.")
+Markdown(" ".join(words))
 
 # %% [markdown]
 # ## One-to-one versus coalitions
