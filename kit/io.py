@@ -6,9 +6,9 @@ namespace; BOOT is this boot of the machine; PID and START the writing process a
 boot, from ``/proc``; ``0`` where unknown); RAND tells apart two writes of one process. A write killed half-way
 (SIGKILL, an out-of-memory kill, a power cut) leaves that folder behind; the next write of the same NAME, and each
 job at its start for the folders it owns (an embedding-cache entry, a training's ``checkpoint_dir``, a sweep or
-run folder, the rendered benchmarks, a build's ``FOLDER.partial``), removes the temporaries it can prove dead (:func:`is_stale`): made on this
-host, and made in an earlier boot, or by a process that no longer exists, or whose pid now belongs to a process
-started at another time. A temporary of a process that may still run (another worker of a parallel sweep,
+run folder, the rendered benchmarks, a build's ``FOLDER.partial``), removes the temporaries it can prove dead
+(:func:`is_stale`): made on this host, and made in an earlier boot, or by a process that no longer exists, or
+whose pid now belongs to a process started at another time. A temporary of a process that may still run (another worker of a parallel sweep,
 another thread of this process, a process on another host sharing the folder) is never touched, and neither is
 any other file (nor the temporaries of kit versions before this scheme: delete those by hand). So a temporary
 left on another host (a Slurm node) or in a container since restarted stays until removed by hand.
