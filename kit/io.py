@@ -8,10 +8,11 @@ boot, from ``/proc``; ``0`` where unknown); RAND tells apart two writes of one p
 job at its start for the folders it owns (an embedding-cache entry, a training's ``checkpoint_dir``, a sweep or
 run folder, the rendered benchmarks, a build's ``FOLDER.partial``), removes the temporaries it can prove dead
 (:func:`is_stale`): made on this host, and made in an earlier boot, or by a process that no longer exists, or
-whose pid now belongs to a process started at another time. A temporary of a process that may still run (another worker of a parallel sweep,
-another thread of this process, a process on another host sharing the folder) is never touched, and neither is
-any other file (nor the temporaries of kit versions before this scheme: delete those by hand). So a temporary
-left on another host (a Slurm node) or in a container since restarted stays until removed by hand.
+whose pid now belongs to a process started at another time. A temporary of a process that may still run
+(another worker of a parallel sweep, another thread of this process, a process on another host sharing the
+folder) is never touched, and neither is any other file (nor the temporaries of kit versions before this
+scheme: delete those by hand). So a temporary left on another host (a Slurm node) or in a container since
+restarted stays until removed by hand.
 
 Replacing a folder (a checkpoint) leaves a complete folder under its name at every moment: the new one and the
 old one swap names in one step (Linux ``renameat2(RENAME_EXCHANGE)``, macOS ``renamex_np(RENAME_SWAP)``), then
