@@ -138,9 +138,9 @@ Markdown(
        "twin's random directions do."
        if separated else
        "overlap — here an untrained SAE's matched latents follow the edits about as often as the trained ones. "
-       "Chapter *Sanity checks* puts this beside the paper's numbers (on CLIP the untrained twin scores about "
-       "0) and chapter *Metric validity* asks, on a world whose truth is known, which baseline a TAPAScore "
-       "should be compared with.")
+       "The paper reports an untrained baseline near 0, but it is built differently (chapter *Sanity checks* "
+       "measures both, and what the difference shows); chapter *Metric validity* asks, on a world whose truth is "
+       "known, which baseline a TAPAScore should be compared with.")
 )
 
 # %% [markdown]

@@ -244,8 +244,8 @@ Markdown(
        ", an interval that excludes 0. ")
     + (f"The paper, with CLIP ViT-L/14 on syn{paper_ds} (`kit.reference.paper_results()`; chapter *Sanity "
        f"checks* puts them side by side), reports {ref['trained']:.3f} for the trained SAE, {ref['untrained']:.3f} "
-       f"for the untrained SAE and {ref['random']:.3f} for random codes"
-       + (": there the untrained SAE scores like random codes. "
+       f"for its untrained baseline and {ref['random']:.3f} for random codes"
+       + (": there the untrained baseline scores like random codes. "
           if abs(ref["untrained"] - ref["random"]) < abs(ref["trained"] - ref["untrained"]) else ". ")
        + ("Not so here. Why does the twin score so high?" if twin_keeps_most else
           "Here too the twin stays well below the trained SAE.")
@@ -256,22 +256,14 @@ Markdown(
 # An untrained SAE's latents are random directions. FBMP still picks, for each concept, the random latents that
 # correlate best with it on the annotated images — and a random direction correlates with a concept only
 # because the concept's embedding direction has a component along it. An edit moves the embedding along that
-# concept direction, so the latent moves too. How strong this is depends on how many directions the embeddings
-# really use. The toy encoder's embeddings use few:
-
-# %%
-centred = X_train - X_train.mean(0)
-variance = np.linalg.svd(centred, compute_uv=False) ** 2
-variance /= variance.sum()
-print(f"embedding dimension {centred.shape[1]}; the 10 largest principal components carry "
-      f"{variance[:10].sum():.0%} of the variance, the 20 largest {variance[:20].sum():.0%}")
-
-# %% [markdown]
-# With the variance concentrated on a handful of directions, almost any random direction is a mixture of a few
-# attribute directions and follows the edits of those attributes — the twin gets a real signal for free. Random
-# codes do not: their latents are drawn from a hash of the embedding, not from a direction in it, so no edit
-# moves them systematically. A TAPAScore is therefore only meaningful *beside* its untrained twin's, which is why
-# the paper reports both, and why chapter *Sanity checks* asks of every metric whether it tells the two apart.
+# concept direction, so the latent moves too: the twin's matched latents follow the edits of their concepts to
+# the degree that they correlate with them, which is what TAPAScore measures. Random codes do not: their
+# latents are drawn from a hash of the embedding, not from a direction in it, so no edit moves them
+# systematically. A TAPAScore is therefore only meaningful *beside* its untrained twin's. The paper's untrained
+# baseline is a different one (dense codes, and a different random encoder for the pairs than for the
+# matching); chapter *Sanity checks* builds both and measures what each shows, and chapter *Embeddings*
+# measures how the embeddings' variance is spread over directions.
+#
 # The remaining rows of the table are explained below.
 #
 # ## Per attribute: which edits does the SAE follow?
