@@ -367,26 +367,30 @@ Markdown(
 # The rest of the book needs only `encode` (and, for a few metrics, `decode` and `W_dec`), so an SAE trained
 # with another library enters through a converter:
 #
-# - `kit.sae.from_tensors(W_enc, b_enc, W_dec, b_dec, activation=..., k=..., threshold=...)` from raw weights
-#   (`W_enc: [d, D]`, `W_dec: [D, d]`);
+# - `kit.sae.from_tensors(W_enc, b_enc, W_dec, b_dec, activation=..., k=..., threshold=..., standardize=...)`
+#   from raw weights (`W_enc: [d, D]`, `W_dec: [D, d]`; `standardize`: whether the SAE standardises each input,
+#   as ours do with `standardize=True`);
 # - `kit.sae.from_saelens(folder_or_object)` from a SAELens checkpoint (`cfg.json` + `sae_weights.safetensors`)
 #   or a loaded SAELens object;
 # - `kit.sae.from_overcomplete(model)` for an `overcomplete` SAE.
 #
 # None of these libraries has to be installed. As a check, we export our TopK SAE as raw tensors and our JumpReLU
-# SAE as a SAELens folder, read both back and compare the codes.
+# SAE as a SAELens folder, read both back and compare the codes. The input preprocessing travels with the
+# weights: SAELens calls the kit's per-sample standardisation `normalize_activations="layer_norm"`.
 
 # %%
 topk = saes["topk"]
 w = {n: p.detach() for n, p in topk.named_parameters()}
-mine = from_tensors(w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"], activation="topk", k=k)
+mine = from_tensors(w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"], activation="topk", k=k,
+                    standardize=topk.config.standardize, subtract_b_dec=topk.config.subtract_b_dec)
 same_topk = np.array_equal(encode_array(mine, X_test), codes["topk"])
 
 jump = saes["jumprelu"]
 with tempfile.TemporaryDirectory() as folder:
     folder = Path(folder)
-    (folder / "cfg.json").write_text(json.dumps({"architecture": "jumprelu", "d_in": d, "d_sae": dict_size,
-                                                 "apply_b_dec_to_input": True}))
+    (folder / "cfg.json").write_text(json.dumps({
+        "architecture": "jumprelu", "d_in": d, "d_sae": dict_size, "apply_b_dec_to_input": jump.config.subtract_b_dec,
+        "normalize_activations": "layer_norm" if jump.config.standardize else "none"}))
     state = {n: p.detach().contiguous() for n, p in jump.named_parameters() if n != "log_threshold"}
     save_file({**state, "threshold": jump.log_threshold.detach().exp().contiguous()},
               str(folder / "sae_weights.safetensors"))
@@ -452,10 +456,14 @@ print(f"from_saelens (JumpReLU): same active latents: {np.array_equal(Z_imported
 # distance = np.linalg.norm(X_test - X_train.mean(0), axis=1)
 # print(np.corrcoef(n_active, distance)[0, 1])
 # ```
-# In the offline default run a few dozen of the 600 test images use fewer than 4 latents and a handful more than
-# 16, and the number of active latents correlates with the image's distance from the mean training embedding
-# (Pearson r ≈ 0.7). The threshold gives an image as many latents as have a pre-activation above it: unusual
-# images cross it with more latents, typical ones with fewer. This adaptive budget is what BatchTopK was
-# designed for {cite}`bussmann2024batchtopk`; it also means that L0 is no longer a constant and has to be
-# reported as a mean.
+# In the offline default run the test images use between 3 and 15 latents (7.5 on average): 3 of the 600 use
+# fewer than 4 and none more than 16, and the number of active latents hardly correlates with the image's
+# distance from the mean training embedding (Pearson r ≈ 0.05). The threshold gives an image as many latents as
+# have a pre-activation above it. Trained without standardisation (`-p standardize=false`), the same SAE gives
+# 27 images fewer than 4 latents and 7 more than 16, and the count follows the distance (r ≈ 0.7): an unusual
+# image has large pre-activations and crosses the threshold with more latents. The SAE here standardises every
+# input first, so all images arrive with the same norm and what varies is how an image's direction spreads over
+# the dictionary.
+# This adaptive budget is what BatchTopK was designed for {cite}`bussmann2024batchtopk`; it also means that L0
+# is no longer a constant and has to be reported as a mean.
 # ````
