@@ -361,13 +361,15 @@ d = X.shape[1]  # chance that a random unit direction in d dimensions passes the
 thr = eval_config.absorption.probe_cos_threshold
 p_random = beta.sf((1 + thr) / 2, (d - 1) / 2, (d - 1) / 2)
 if "scr" in value:
-    n_undefined = len(scr_pairs) - n_units("scr")  # the pairs whose SCR is undefined (NaN) are not units
+    # SCR runs each chosen pair both ways (task, spurious); a direction whose SCR is undefined (NaN) is no unit
+    n_undefined = len(sc.pairs) - n_units("scr")
     scr_pairs_at = sc.scr[at][np.isfinite(sc.scr[at])]
     scr_bullet = (
         f"**SCR** is {num(value['scr'])}, and the per-pair table shows why it should not be read at this size: the "
         "balanced test sets are small, so accuracies move in coarse steps, the gap between the biased and the "
         "unbiased probe is a few of those steps (or none — then SCR is undefined, NaN"
-        + (f", as for {n_undefined} of the {len(scr_pairs)} pairs here" if n_undefined else "") + ")"
+        + (f", as for {n_undefined} of the {len(sc.pairs)} (task, spurious) pairs here" if n_undefined else "")
+        + ")"
         + (f", and a ratio over such a gap ranges from {num(scr_pairs_at.min())} to {num(scr_pairs_at.max())} "
            "between pairs" if len(scr_pairs_at) and scr_pairs_at.min() < scr_pairs_at.max() else "")
         + ". SCR needs concept pairs that co-occur often *and* many images of each combination.")
