@@ -194,8 +194,13 @@ def _run_slurm(args: list[tuple], out: Path, slurm: dict[str, Any]):
     executor = submitit.AutoExecutor(folder=str(out / "slurm"), cluster=slurm.pop("cluster", None))
     executor.update_parameters(**slurm)
     jobs = executor.map_array(_run_cell, *zip(*args)) if args else []
-    for job in jobs:
-        yield job.result()
+    for a, job in zip(args, jobs):
+        try:
+            yield job.result()
+        except Exception as e:  # the job itself died (killed, preempted, out of time or memory): the cell failed
+            yield a[2].id, (f"{type(e).__name__}: the job {job.job_id} ended without a result "
+                            f"({str(e).strip().splitlines()[0][:300] if str(e).strip() else 'no message'}); "
+                            f"its logs are in {out / 'slurm'}")
 
 
 def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):

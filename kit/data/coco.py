@@ -1,6 +1,8 @@
 """COCO 2017 as a ConceptTable: 80 categories, multi-hot from the instance annotations.
 
 Expected under ``folder``: ``annotations/instances_<split>2017.json`` and the images in ``<split>2017/``.
+Splits are ``"train"`` and ``"val"`` (or ``"train2017"``, ``"val2017"``), and ``"train+val"``, the paper's
+protocol: train2017 trains, val2017 is halved at random (seed 42) into validation and test images.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ from kit.io import read_json
 from kit.types import ConceptTable
 
 SPLITS = ("train", "val")
+PROTOCOL = "train+val"  # the paper's: train2017 for training, val2017 halved into val and test (seed 42)
+
+
+def _split(split: str) -> str:
+    name = split[:-4] if isinstance(split, str) and split.endswith("2017") else split
+    if name not in SPLITS:
+        raise ConfigError(f"COCO split must be one of {SPLITS} (or {[s + '2017' for s in SPLITS]}, or "
+                          f"{PROTOCOL!r}), got {split!r}")
+    return name
 
 
 def _read(folder: Path, split: str) -> tuple[dict, Path]:
-    if split not in SPLITS:
-        raise ConfigError(f"COCO split must be one of {SPLITS}, got {split!r}")
+    split = _split(split)
     path = folder / "annotations" / f"instances_{split}2017.json"
     if not path.is_file():
         raise DataError(f"{path}: annotation file not found")
@@ -70,6 +80,7 @@ def coco_instances(folder: str | os.PathLike, split: str) -> tuple[ConceptTable,
     """``(table, counts: int[N, 80], areas: float[N, 80])`` — instances per category and their total area
     per image (what :func:`kit.data.build.choose_removals` needs)."""
     root = Path(folder)
+    split = _split(split)
     data, path = _read(root, split)
     cat_id, cat_name = _field(path, data["categories"], "categories", ("id", "name"), (int, str))
     _unique(path, "categories", "id", cat_id)
@@ -118,7 +129,24 @@ def coco_instances(folder: str | os.PathLike, split: str) -> tuple[ConceptTable,
     return table, counts, areas
 
 
-def load_coco(folder: str | os.PathLike, split: str) -> ConceptTable:
+def load_coco(folder: str | os.PathLike, split: str, seed: int = 42) -> ConceptTable:
     """COCO 2017 ``split`` ("train" or "val"): ``Y: bool[N, 80]`` (a category is present when the image has
-    at least one instance of it), ``ids`` the image ids, ``images`` absolute paths."""
-    return coco_instances(folder, split)[0]
+    at least one instance of it), ``ids`` the image ids, ``images`` absolute paths.
+
+    ``split="train+val"``: both, with split labels as the paper uses them — train2017 ``"train"``, a random half
+    of val2017 (``seed``) ``"val"`` and the other half ``"test"``."""
+    if split != PROTOCOL:
+        return coco_instances(folder, split)[0]
+    train = coco_instances(folder, "train")[0]
+    val = coco_instances(folder, "val")[0]
+    if train.names != val.names:
+        raise DataError(f"{folder}: the categories of instances_train2017.json and instances_val2017.json differ")
+    shared = np.intersect1d(train.ids, val.ids)
+    if len(shared):
+        raise DataError(f"{folder}: image id {shared[0]} is in both train2017 and val2017")
+    half = np.full(len(val.ids), "test", dtype=object)
+    half[np.random.default_rng(seed).permutation(len(val.ids))[: len(val.ids) // 2]] = "val"
+    return ConceptTable(names=train.names, Y=np.concatenate([train.Y, val.Y]),
+                        ids=np.concatenate([train.ids, val.ids]),
+                        split=np.concatenate([np.full(len(train.ids), "train", dtype=object), half]),
+                        images=list(train.images) + list(val.images))

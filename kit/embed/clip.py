@@ -175,7 +175,7 @@ def _build(spec: str, what: str, **kw):
 
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(**kw, weights_only=True)
-    except (RuntimeError, ValueError, KeyError, OSError, TypeError) as e:
+    except (RuntimeError, ValueError, KeyError, OSError, TypeError, AssertionError) as e:  # a mismatch asserts
         raise CheckpointError(f"encoder open_clip:{spec}: open_clip could not build the model from {what} "
                               f"({type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''})") from None
     return model, preprocess
