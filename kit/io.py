@@ -21,6 +21,10 @@ the new one renamed in (a window of two renames; a write killed inside it is com
 which renames the new folder in). A file is replaced by ``os.replace``, atomic everywhere. A reader that reads
 several files of a folder which may be replaced meanwhile uses :func:`read_folder`, so that everything it
 returns comes from one version.
+
+Keys. :func:`content_hash` is the one hash behind every cache keyed by content (embedding-cache entries, trained
+SAEs, studies, executed notebooks, a build's edits) and behind the fingerprint that ties a training checkpoint to
+its data.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import ctypes
 import errno
 import functools
 import hashlib
+import json
 import logging
 import os
 import re
@@ -39,6 +44,8 @@ import socket
 import sys
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, TypeVar
+
+from kit.errors import DataError
 
 T = TypeVar("T")
 _LOG = logging.getLogger("kit")
@@ -68,7 +75,7 @@ def _host() -> str:
     parts = [socket.gethostname(), _read_small("/etc/machine-id") or _read_small("/var/lib/dbus/machine-id") or ""]
     with contextlib.suppress(OSError, AttributeError):
         parts.append(os.readlink("/proc/self/ns/pid"))  # processes in two pid namespaces cannot see each other
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
+    return content_hash("\0".join(parts))[:8]
 
 
 @functools.lru_cache(maxsize=1)
@@ -129,7 +136,7 @@ def _stem(name: str) -> str:
     """``name`` as it appears in its temporaries' names (a long one shortened, keeping it unique)."""
     if len(os.fsencode(name)) <= 150:
         return name
-    return f"{name[:100]}~{hashlib.sha256(os.fsencode(name)).hexdigest()[:12]}"
+    return f"{name[:100]}~{content_hash(os.fsencode(name))[:12]}"
 
 
 def temporary_name(name: str) -> str:
@@ -339,8 +346,6 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def decode_text(data: bytes, path: str | os.PathLike, error: type[Exception] | None = None) -> str:
     """``data`` decoded as UTF-8 (a leading byte-order mark dropped); a byte that is not UTF-8 raises ``error``
     (default :class:`kit.errors.DataError`) naming the file, its line and column."""
-    from kit.errors import DataError
-
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -355,8 +360,6 @@ def decode_text(data: bytes, path: str | os.PathLike, error: type[Exception] | N
 def read_text(path: str | os.PathLike, what: str = "file", error: type[Exception] | None = None) -> str:
     """The UTF-8 text of ``path``; a missing or unreadable file or a non-UTF-8 byte raises ``error`` (default
     :class:`kit.errors.DataError`) naming the file (and the line) and saying it is a ``what``."""
-    from kit.errors import DataError
-
     error = error or DataError
     path = Path(path)
     try:
@@ -390,10 +393,6 @@ def read_json(path: str | os.PathLike, what: str = "JSON file", error: type[Exce
     """The parsed JSON of ``path``. A missing file, a non-UTF-8 byte, malformed JSON or (``unique_keys``) a key
     given twice in one object raises ``error`` (default :class:`kit.errors.DataError`) naming the file, line and
     column; ``hint`` (what to do about it) is appended to the message."""
-    import json
-
-    from kit.errors import DataError
-
     error = error or DataError
     text = read_text(path, what, error)
     try:
@@ -408,11 +407,28 @@ def read_json(path: str | os.PathLike, what: str = "JSON file", error: type[Exce
 
 def require_keys(entry, keys, where: str, error: type[Exception] | None = None) -> None:
     """``entry`` must be a JSON object holding every key of ``keys``; else ``error`` naming ``where``."""
-    from kit.errors import DataError
-
     error = error or DataError
     if not isinstance(entry, dict):
         raise error(f"{where}: expected an object, got {type(entry).__name__} {entry!r:.60}")
     missing = [k for k in keys if k not in entry]
     if missing:
         raise error(f"{where}: lacks the key(s) {missing}")
+
+
+def content_hash(*parts) -> str:
+    """The SHA-256 (64 hex digits; a key takes a prefix) of ``parts`` fed one after another, each as bytes:
+    ``bytes`` as they are, ``str`` as UTF-8, an array (anything with ``tobytes``: numpy) as its values in C order
+    (its dtype and shape are not included: pass them as parts where they matter), anything else as canonical
+    JSON (sorted keys, ``str`` for what JSON cannot hold). Parts are not delimited: ``("ab", "c")`` and
+    ``("a", "bc")`` hash alike, so give a key parts of fixed meaning in a fixed order."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, (bytes, bytearray, memoryview)):
+            h.update(part)
+        elif isinstance(part, str):
+            h.update(part.encode())
+        elif callable(getattr(part, "tobytes", None)):
+            h.update(part.tobytes())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()

@@ -17,8 +17,6 @@ and kit code are unchanged since its last execution into the same folder is not 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -29,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import ConfigError, KitError
-from kit.io import atomic_path, remove_stale
+from kit.io import atomic_path, content_hash, remove_stale
 
 _LOG = logging.getLogger("kit")
 TOP_LEVEL_KEYS = {"description", "notebooks", "parameters", "notebook_parameters"}
@@ -192,17 +190,11 @@ def plan(doc: dict, root: Path, only: list[str] | None = None, overrides: dict |
 
 def _kit_digest() -> str:
     """A hash of the kit's own source code, so that changed code re-executes the notebooks."""
-    h = hashlib.sha256()
-    for p in sorted(Path(__file__).resolve().parent.rglob("*.py")):
-        h.update(p.read_bytes())
-    return h.hexdigest()
+    return content_hash(*(p.read_bytes() for p in sorted(Path(__file__).resolve().parent.rglob("*.py"))))
 
 
 def _step_digest(step: Step, kit_digest: str) -> str:
-    h = hashlib.sha256(step.source.read_bytes())
-    h.update(json.dumps(step.parameters, sort_keys=True, default=str).encode())
-    h.update(kit_digest.encode())
-    return h.hexdigest()
+    return content_hash(step.source.read_bytes(), step.parameters, kit_digest)
 
 
 def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.PathLike,

@@ -6,8 +6,6 @@ vocabulary (:mod:`kit.results`): MATCHScore, ΔMATCHScore and TAPAScore per crit
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from tqdm.auto import tqdm
 from kit._version import __version__
 from kit.errors import ConfigError
 from kit.evaluate import EvalConfig, EvalData, evaluate
+from kit.io import content_hash
 from kit.pipeline import train_cached
 from kit.results import jsonable, load_results, save_results
 from kit.sae.train import TRAINER_VERSION
@@ -53,13 +52,10 @@ class StudyConfig:
 
 
 def _study_key(prepared, config: StudyConfig, dataset: str) -> str:
-    h = hashlib.sha256()
-    for a in (prepared.X.X, prepared.concepts.Y, prepared.X_orig.X, prepared.X_edit.X, prepared.pairs.old,
-              prepared.pairs.new):
-        h.update(np.ascontiguousarray(a).tobytes())
-    h.update(json.dumps([jsonable(config), dataset, prepared.config.encoder, __version__, TRAINER_VERSION],
-                        sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
+    arrays = (prepared.X.X, prepared.concepts.Y, prepared.X_orig.X, prepared.X_edit.X, prepared.pairs.old,
+              prepared.pairs.new)
+    return content_hash(*(np.asarray(a) for a in arrays),
+                        [jsonable(config), dataset, prepared.config.encoder, __version__, TRAINER_VERSION])[:16]
 
 
 def dictionary_size_study(prepared, config: StudyConfig, cache_dir, dataset: str | None = None,

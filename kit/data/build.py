@@ -28,7 +28,7 @@ from kit._version import __version__
 from kit.arrays import as_float_matrix, resolve_device
 from kit.data.layout import SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, format_list, write_names
 from kit.errors import ConfigError, DataError
-from kit.io import atomic_path, read_json, remove_stale, write_text
+from kit.io import atomic_path, content_hash, read_json, remove_stale, write_text
 from kit.types import ConceptTable, check_pairs
 
 # name: (Hub id, diffusers pipeline class, default call settings)
@@ -396,9 +396,7 @@ def _edit_all(table: ConceptTable, rows: np.ndarray, prompts: list[str], folder,
     what = {"kit_version": __version__, "editor": cfg.editor, "editor_model": EDITORS.get(cfg.editor, ("custom",))[0],
             "revision": cfg.revision, "settings": settings, "size": cfg.size, "chunk": cfg.chunk, "seed": cfg.seed,
             "images": [os.path.basename(table.images[r]) for r in rows], "prompts": prompts}
-    from kit.embed.cache import cache_key  # here: importing kit.embed loads torch
-
-    key = cache_key(what)
+    key = content_hash(what)
     record = work / "edits.json"
     if record.is_file():
         stored = read_json(record, "build record", ConfigError, hint=f"; remove {work} to start the build again")

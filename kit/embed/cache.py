@@ -16,7 +16,6 @@ run leaves only whole shards and the next run computes just the missing ones. An
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -26,12 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from kit.errors import CheckpointError
-from kit.io import atomic_path, read_json, remove_stale, write_text
-
-
-def cache_key(provenance: dict) -> str:
-    """SHA-256 of the provenance as canonical JSON."""
-    return hashlib.sha256(json.dumps(provenance, sort_keys=True, default=str).encode()).hexdigest()
+from kit.io import atomic_path, content_hash, read_json, remove_stale, write_text
 
 
 @dataclass(frozen=True)
@@ -142,7 +136,7 @@ def _full(provenance: dict, n: int, dim: int, shard_size: int) -> dict:
 def entry_folder(cache_dir: str | os.PathLike, provenance: dict, n: int, dim: int, shard_size: int) -> Path:
     """Where the entry for these arguments lives (see :func:`open_entry`)."""
     full = _full(provenance, n, dim, shard_size)
-    return Path(cache_dir) / f"{_slug(str(full.get('encoder', 'encoder')))}-{cache_key(full)[:16]}"
+    return Path(cache_dir) / f"{_slug(str(full.get('encoder', 'encoder')))}-{content_hash(full)[:16]}"
 
 
 def open_entry(cache_dir: str | os.PathLike, provenance: dict, n: int, dim: int, shard_size: int) -> CacheEntry:
