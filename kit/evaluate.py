@@ -12,7 +12,7 @@ pairs once per model, and runs every requested metric (:data:`kit.results.METRIC
 - ``match_score`` per matching criterion (``one_to_one`` at budget 1, ``fbmp_b<β>`` and ``nnomp`` at
   ``budget``), with a bootstrap interval over concepts; same-split by default (the paper), held-out on request;
 - ``delta_match_score`` (trained rows only): MATCHScore minus the untrained twin's, with a paired bootstrap
-  over concepts;
+  over concepts; ``delta_tapascore`` likewise for TAPAScore, paired over the pairs;
 - TAPAScore and its companions per criterion, with the coalitions matched on the same model's codes
   (so the untrained twin is scored with its own matching), bootstrap over pairs;
 - the baseline metrics of :mod:`kit.metrics`, each with a bootstrap interval over its units.
@@ -65,6 +65,7 @@ _GROUPS = {
     "match": ("match_score",),
     "delta": ("delta_match_score",),
     "tapas": TAPAS_METRICS,
+    "delta_tapas": ("delta_tapascore",),
 }
 _GROUP_OF = {m: g for g, names in _GROUPS.items() for m in names}
 assert set(_GROUP_OF) == set(METRICS), "every metric of the vocabulary is computed by exactly one group"
@@ -157,8 +158,9 @@ class EvalConfig:
             if unknown or not self.metrics:
                 raise ConfigError(f"EvalConfig.metrics: unknown metric(s) {unknown or '(none given)'}; known: "
                                   f"{list(METRICS)}")
-        if "delta_match_score" in self.metric_names() and "untrained" not in self.baselines:
-            raise ConfigError("EvalConfig: delta_match_score needs the 'untrained' baseline")
+        for delta in ("delta_match_score", "delta_tapascore"):
+            if delta in self.metric_names() and "untrained" not in self.baselines:
+                raise ConfigError(f"EvalConfig: {delta} needs the 'untrained' baseline")
 
     def metric_names(self) -> tuple[str, ...]:
         """The metric names asked for, in the vocabulary's order."""
@@ -453,8 +455,10 @@ class _Plan:
 
     def __init__(self, cfg: EvalConfig, data: EvalData, scr_pairs: list):
         self.names = set(cfg.metric_names())
+        no_pairs = None if data.pairs is not None else "the data has no pairs"
         missing = {
-            "tapas": None if data.pairs is not None else "the data has no pairs",
+            "tapas": no_pairs,
+            "delta_tapas": no_pairs,
             "absorption": None if _families(data.groups) else "needs concept families (groups) with ≥ 2 members",
             "scr": None if scr_pairs else "no concept pair populates all four cells (SCR needs one)",
             "steerability": None if data.text_embed is not None else "needs a text encoder (EvalData.text_embed)",
@@ -547,8 +551,9 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
     wanted = [r for r in cfg.baselines if r not in given]
     models.update(build_baselines(sae, wanted, base_seed, l0=float((Z_trained > 0).sum(1).mean())))
     models.update(given)
-    if "delta_match_score" in plan.names and "untrained" not in models:
-        raise ConfigError("evaluate: delta_match_score needs an 'untrained' baseline")
+    for delta in ("delta_match_score", "delta_tapascore"):
+        if delta in plan.names and "untrained" not in models:
+            raise ConfigError(f"evaluate: {delta} needs an 'untrained' baseline")
 
     boot: dict[int, np.ndarray] = {}
     measures: dict[str, list[_Measure]] = {}
@@ -563,8 +568,9 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
         describe(tapas_model)
         Z = Z_trained if role == "trained" else encode_array(model, data.X, cfg.batch_size, cfg.device)
         out = _baseline_metrics(plan, model, Z, data, cfg, scr_pairs, text_embed, boot)
-        if plan.runs("match") or plan.runs("delta") or plan.runs("tapas"):
-            Zp = encode_array(tapas_model, pairs_X, cfg.batch_size, cfg.device) if plan.runs("tapas") else None
+        scores_pairs = plan.runs("tapas") or plan.runs("delta_tapas")
+        if plan.runs("match") or plan.runs("delta") or scores_pairs:
+            Zp = encode_array(tapas_model, pairs_X, cfg.batch_size, cfg.device) if scores_pairs else None
             for criterion in cfg.criteria:
                 budget = _criterion_budget(criterion, cfg)
                 m = _match(criterion, data.Y, Z, cfg, split_rows)
@@ -589,6 +595,12 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
             diff = concept_units["trained", criterion] - concept_units["untrained", criterion]
             measures["trained"].append(_mean_measure("delta_match_score", diff, cfg, criterion,
                                                      _criterion_budget(criterion, cfg), boot))
+    if "delta_tapascore" in plan.names:
+        for criterion in cfg.criteria:
+            diff = (tapas_results["trained", criterion].pairs["score"].to_numpy()
+                    - tapas_results["untrained", criterion].pairs["score"].to_numpy())  # the same pairs, paired
+            measures["trained"].append(_mean_measure("delta_tapascore", diff, cfg, criterion,
+                                                     cfg.tapas_budget or _criterion_budget(criterion, cfg), boot))
 
     order = {m: i for i, m in enumerate(METRICS)}
     rows = []

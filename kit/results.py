@@ -61,6 +61,7 @@ METRICS = {
     "tapas_add": "mean change of the added concept's coalition over pairs",
     "tapas_rem": "mean change of the removed concept's coalition over pairs (lower is better: it should switch off)",
     "delta_stay": "Δ_stay: mean |change| of the coalitions of concepts the edit left alone (lower is better)",
+    "delta_tapascore": "TAPAScore of the SAE minus that of its untrained twin on the same pairs (paired bootstrap)",
     # reconstruction and sparsity proxies
     "mse": "mean squared reconstruction error per feature, in the SAE's input space (lower is better)",
     "fvu": "fraction of variance unexplained (lower is better)",

@@ -47,3 +47,18 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], np.ndarray], n: int, n_boot: 
     if stats.shape != (n_boot,):
         raise DataError(f"bootstrap: the statistic returned shape {stats.shape}, expected ({n_boot},)")
     return percentile_ci(stats, alpha)
+
+
+def t_interval(values, alpha: float = 0.05) -> tuple[float, float, float]:
+    """``(mean, low, high)``: Student's t interval of the mean of ``values: float[n]`` (n ≥ 2) — for means over a
+    few independent repetitions, such as seeds, whose spread is the uncertainty of interest."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size < 2:
+        raise DataError(f"t interval: needs at least 2 values, got shape {v.shape}")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"t interval: alpha must lie in (0, 1), got {alpha}")
+    m, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
+    h = float(stats.t.ppf(1 - alpha / 2, v.size - 1)) * se
+    return m, m - h, m + h

@@ -236,3 +236,18 @@ def test_delta_stay_pooling_option(planted):
     assert pairs.value == pytest.approx(t.delta_stay.mean()) and pairs.n_units == (t.n_stay > 0).sum()
     with pytest.raises(ConfigError, match="stay_pooling"):
         EvalConfig(stay_pooling="concepts")
+
+
+def test_delta_tapascore_is_paired_over_the_pairs(planted):
+    _, sae, data = planted
+    res = evaluate(sae, data, EvalConfig(criteria=("fbmp_b0.5",), metrics=("tapascore", "delta_tapascore"),
+                                         baselines=("untrained",), n_boot=200))
+    d = res.select("delta_tapascore", "trained", "fbmp_b0.5").iloc[0]
+    assert d.value == pytest.approx(res.value("tapascore", "trained", "fbmp_b0.5")
+                                    - res.value("tapascore", "untrained", "fbmp_b0.5"))
+    assert d.n_units == 300 and d.ci_low <= d.value <= d.ci_high
+    # pairing: the interval of the difference is narrower than the two intervals' sum of half-widths
+    t, u = (res.select("tapascore", r, "fbmp_b0.5").iloc[0] for r in ("trained", "untrained"))
+    assert d.ci_high - d.ci_low < (t.ci_high - t.ci_low + u.ci_high - u.ci_low)
+    with pytest.raises(ConfigError, match="untrained"):
+        EvalConfig(metrics=("delta_tapascore",), baselines=("random",))

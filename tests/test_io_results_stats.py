@@ -84,3 +84,17 @@ def test_atomic_cache_entry_first_writer_wins(tmp_path):
             tmp.write_text(str(i))
     assert (entry / "v").read_text() == "0" and f.read_text() == "0"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["entry", "f.txt"]
+
+
+def test_t_interval_matches_the_textbook():
+    from scipy import stats
+
+    from kit.stats import t_interval
+
+    v = np.array([0.018, -0.055, 0.001])
+    m, lo, hi = t_interval(v)
+    lo2, hi2 = stats.t.interval(0.95, 2, loc=v.mean(), scale=stats.sem(v))
+    assert m == pytest.approx(v.mean()) and (lo, hi) == pytest.approx((lo2, hi2))
+    assert lo < 0 < hi
+    with pytest.raises(DataError):
+        t_interval([1.0])
