@@ -86,7 +86,7 @@ class EvalConfig:
     held_out: select coalitions on a seeded ``held_out_fraction`` of the annotated images and score them on
     the rest (the paper: the same images); n_boot, alpha, seed: the bootstraps (``seed`` also draws the
     held-out split, and the baselines of an SAE whose own seed is unknown); batch_size, device: encoding;
-    the remaining fields: each baseline metric's own settings.
+    the remaining fields: each baseline metric's own settings (their ``device`` follows ``device`` unless set).
     """
 
     criteria: tuple[str, ...] = ("one_to_one", "fbmp_b1", "fbmp_b0.5", "fbmp_b0.25")
@@ -115,6 +115,11 @@ class EvalConfig:
     steerability: SteerabilityConfig = field(default_factory=SteerabilityConfig)
 
     def __post_init__(self) -> None:
+        if self.device != "auto":  # the evaluation's device reaches every metric left on "auto"
+            for f in dataclasses.fields(self):
+                sub = getattr(self, f.name)
+                if dataclasses.is_dataclass(sub) and getattr(sub, "device", None) == "auto":
+                    object.__setattr__(self, f.name, dataclasses.replace(sub, device=self.device))
         for name in ("criteria", "baselines"):  # YAML and the command line give lists or one string
             v = getattr(self, name)
             object.__setattr__(self, name, (v,) if isinstance(v, str) else tuple(v))

@@ -251,3 +251,12 @@ def test_delta_tapascore_is_paired_over_the_pairs(planted):
     assert d.ci_high - d.ci_low < (t.ci_high - t.ci_low + u.ci_high - u.ci_low)
     with pytest.raises(ConfigError, match="untrained"):
         EvalConfig(metrics=("delta_tapascore",), baselines=("random",))
+
+
+def test_the_device_reaches_every_metric():
+    cfg = EvalConfig(device="cpu")
+    assert cfg.cknna.device == cfg.erasure.device == cfg.sparse_probing.device == "cpu"
+    from kit.metrics import CKNNAConfig
+
+    assert EvalConfig(device="cpu", cknna=CKNNAConfig(device="auto")).cknna.device == "cpu"
+    assert EvalConfig().cknna.device == "auto"
