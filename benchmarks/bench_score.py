@@ -25,7 +25,7 @@ import numpy as np
 from kit import matching as km
 from kit.evaluate import EvalConfig, EvalData, build_baselines, evaluate
 from kit.pipeline import PipelineConfig, prepare, train_cached
-from kit.sae import encode_array
+from kit.sae import encode_array, save
 from kit.stats import bootstrap_mean_ci
 from kit.tapas import tapascore
 
@@ -76,7 +76,7 @@ def main() -> int:
         X_train, _ = data.split("train")
         [sae] = train_cached(X_train, [dict(family="topk", dict_size=D, k=8)], cache, epochs=5, progress=False)
         folder = Path(tmp) / f"topk-D{D}"
-        sae.save(folder)
+        save(sae, folder)
         print(f"benchmark: toy-synCUB, {data.pairs.n_pairs} pairs, {data.concepts.n_samples} images "
               f"({int((data.concepts.split == 'test').sum())} matched), SAE TopK D = {D}, k = 8")
 

@@ -11,16 +11,17 @@ data), so every chapter of the book can call these functions and only the first 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from kit import data, embed, sae
 from kit.errors import ConfigError
-from kit.io import atomic_path, remove_stale
+from kit.io import atomic_path, content_hash, remove_stale
+from kit.sae.config import make_config
+from kit.sae.train import TRAINER_VERSION
 from kit.types import ConceptTable, Embeddings, PairedBenchmark
 
 TOY = {"toy-syncub", "toy-syncoco"}
@@ -82,8 +83,6 @@ class Prepared:
 
 def benchmark_folder(config: PipelineConfig, cache_dir: str | os.PathLike) -> Path:
     """The folder of a toy benchmark, rendered on first use (cached by its parameters)."""
-    from kit import data
-
     name = f"{config.benchmark}-p{config.n_pairs}-i{config.n_images}-s{config.seed}"
     folder = Path(cache_dir) / "benchmarks" / name
     remove_stale(folder.parent)  # renders an interrupted run left
@@ -98,8 +97,6 @@ def prepare(config: PipelineConfig | None = None, cache_dir: str | os.PathLike =
             **overrides) -> Prepared:
     """Load (or render) the benchmark and embed its annotated images and its pairs (cached); progress: bars
     over the embedding of images that are not cached yet."""
-    from kit import data, embed
-
     config = config or PipelineConfig()
     if overrides:
         config = dataclasses.replace(config, **overrides)
@@ -127,7 +124,7 @@ def prepare(config: PipelineConfig | None = None, cache_dir: str | os.PathLike =
 
 def _data_hash(X: np.ndarray) -> str:
     X = np.ascontiguousarray(X, dtype=np.float32)
-    return hashlib.sha256(X.tobytes() + str(X.shape).encode()).hexdigest()[:16]
+    return content_hash(X, str(X.shape))[:16]
 
 
 def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLike, **common) -> list:
@@ -137,22 +134,15 @@ def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLik
     Unset fields keep TrainConfig's defaults, the paper's settings; the chapters pass their ``batch_size``,
     ``epochs``, ``standardize``, ``lr`` parameters, which each profile sets (``params/*.yaml``).
     """
-    from kit import sae as sae_mod
-    from kit.sae.train import TRAINER_VERSION, make_config
-
     cfgs = [make_config({**common, **c}) for c in configs]
     h = _data_hash(X)
 
     def folder(cfg) -> Path:
-        key = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "device")},
-                         sort_keys=True, default=str)
-        digest = hashlib.sha256((key + h + f"trainer{TRAINER_VERSION}").encode()).hexdigest()[:12]
+        settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "device")}
+        digest = content_hash(settings, h, f"trainer{TRAINER_VERSION}")[:12]
         return Path(cache_dir) / "saes" / f"{cfg.name}-{digest}"
 
     todo = [c for c in cfgs if not (folder(c) / "config.json").is_file()]
-    if todo:
-        from kit.sae.checkpoint import save_sae
-
-        for cfg, trained in zip(todo, sae_mod.train_many(X, todo)):
-            save_sae(trained, folder(cfg), replace=False)  # another process may have cached it meanwhile
-    return [sae_mod.load(folder(c)) for c in cfgs]
+    for cfg, trained in zip(todo, sae.train_many(X, todo) if todo else []):
+        sae.save(trained, folder(cfg), replace=False)  # another process may have cached it meanwhile
+    return [sae.load(folder(c)) for c in cfgs]

@@ -128,18 +128,17 @@ def _sae(dict_size: int, seed: int):
 def test_a_reader_always_finds_a_complete_checkpoint_while_it_is_replaced(tmp_path):
     import torch
 
-    from kit.sae import load
-    from kit.sae.checkpoint import save_sae
+    from kit.sae import load, save
 
     versions = [_sae(8, 0), _sae(16, 1)]  # a read mixing them fails (shapes) or matches neither
-    path = save_sae(versions[0], tmp_path / "ckpt")
+    path = save(versions[0], tmp_path / "ckpt")
     stop, seen, problems = threading.Event(), set(), []
 
     def replace():
         i = 0
         while not stop.is_set():
             i += 1
-            save_sae(versions[i % 2], path)
+            save(versions[i % 2], path)
 
     def look():  # the name holds a complete checkpoint at every moment
         while not stop.is_set():

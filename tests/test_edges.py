@@ -216,11 +216,11 @@ def test_json_reader_names_file_line_and_key(tmp_path):
 # ---- 2. every artefact the kit reads back -----------------------------------------------------------------
 @pytest.fixture
 def saved(tmp_path):
-    from kit.sae import untrained
+    from kit.sae import save, untrained
 
     sae = untrained("batchtopk", 6, 12, k=2)
     path = tmp_path / "sae"
-    sae.save(path)
+    save(sae, path)
     return path
 
 

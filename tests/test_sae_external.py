@@ -174,5 +174,5 @@ def test_from_saelens_log_threshold_and_batchtopk_threshold(tmp_path):
 
 def test_wrapped_modules_have_no_checkpoint_format(tmp_path):
     with pytest.raises(CheckpointError, match="ExternalSAE"):
-        S.from_overcomplete(_OvercompleteLike()).save(tmp_path / "x")
+        S.save(S.from_overcomplete(_OvercompleteLike()), tmp_path / "x")
     assert not (tmp_path / "x").exists()

@@ -94,7 +94,7 @@ def test_saelens_fixture_details():
     x = _refs("saelens")["x"]
     assert torch.allclose(cnr.preprocess(x).norm(dim=1), torch.full((len(x),), 8 ** 0.5), atol=1e-5)
     with pytest.raises(CheckpointError, match="NormalizedSAE"):
-        cnr.save(Path("unused"))
+        S.save(cnr, Path("unused"))
     # mid-training checkpoints: SAELens' activation scaler and whitening are folded in
     assert S.load_any(root / "train_standard_expected_average_only_in_checkpoint").source[
         "normalize_activations"] == "expected_average_only_in"
@@ -102,7 +102,7 @@ def test_saelens_fixture_details():
 
 def test_saved_kit_copy_of_a_saelens_sae(tmp_path):
     sae = S.load_any(FIXTURES / "saelens" / "train_matryoshka_checkpoint")
-    sae.save(tmp_path / "kit")
+    S.save(sae, tmp_path / "kit")
     again = S.load_any(tmp_path / "kit")
     x = _refs("saelens")["x"]
     assert again.config == sae.config and torch.equal(again.encode(x), sae.encode(x))
@@ -350,7 +350,7 @@ def test_topk_rescale_acts_by_decoder_norm(tmp_path_factory, seed, D_, k, rescal
 def test_kit_folders_and_objects_round_trip(tmp_path_factory, seed, family, standardize):
     sae = S.untrained(family, 5, 10, k=2, seed=seed, standardize=standardize)
     folder = tmp_path_factory.mktemp("k") / "sae"
-    sae.save(folder)
+    S.save(sae, folder)
     x = torch.randn(8, 5, generator=torch.Generator().manual_seed(seed))
     assert S.load_any(sae) is sae
     again = S.load_any(folder)

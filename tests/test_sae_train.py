@@ -117,7 +117,7 @@ def test_interrupted_run_resumes_to_the_same_weights(world, tmp_path):
 
 def test_save_load_roundtrip_and_bad_checkpoints(world, tmp_path):
     sae = S.train(world.X[:300], "batchtopk", dict_size=16, k=2, **FAST)
-    sae.save(tmp_path / "a")
+    S.save(sae, tmp_path / "a")
     back = S.load(tmp_path / "a")
     for name, v in sae.state_dict().items():
         assert torch.equal(v, back.state_dict()[name])
@@ -136,7 +136,7 @@ def test_save_load_roundtrip_and_bad_checkpoints(world, tmp_path):
         S.load(tmp_path / "missing")
 
     rc = S.random_codes(8, 20, k=3, seed=5)
-    rc.save(tmp_path / "rc")
+    S.save(rc, tmp_path / "rc")
     X = np.zeros((10, 8), np.float32)
     np.testing.assert_array_equal(S.encode_array(S.load(tmp_path / "rc"), X), S.encode_array(rc, X))
 

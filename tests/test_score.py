@@ -12,7 +12,7 @@ from kit.evaluate import Results
 from kit.pipeline import PipelineConfig, prepare, train_cached
 from kit.reference import paper_results
 from kit.results import COLUMNS, load_results
-from kit.sae import SAE, SAEConfig
+from kit.sae import SAE, SAEConfig, save
 from kit.score import score, split_parameters
 from kit.scorecard import scorecard_tables, to_html, to_markdown
 
@@ -30,7 +30,7 @@ def sae_folder(cache, tmp_path_factory):
     X_train, _ = data.split("train")
     [sae] = train_cached(X_train, [dict(family="topk", dict_size=32, k=4)], cache, epochs=2, progress=False)
     folder = tmp_path_factory.mktemp("saes") / "my-topk"
-    sae.save(folder)
+    save(sae, folder)
     return folder
 
 
@@ -77,7 +77,7 @@ def test_bad_input_is_refused_before_anything_is_written(sae_folder, cache, tmp_
     with pytest.raises(ConfigError, match="n_pair"):
         split_parameters({"n_pair": 3})
     narrow = tmp_path / "narrow"
-    SAE(SAEConfig("topk", 16, 32, 4)).save(narrow)
+    save(SAE(SAEConfig("topk", 16, 32, 4)), narrow)
     out = tmp_path / "out"
     with pytest.raises(ConfigError, match="width 16.*128-d"):
         score(narrow, out=out, cache_dir=cache, parameters=SIZES)

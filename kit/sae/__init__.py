@@ -1,21 +1,29 @@
-"""Sparse autoencoders: families, one training loop, sweeps, checkpoints, baselines, bring-your-own.
+"""Sparse autoencoders: families, one training loop, several SAEs in one pass, checkpoints, baselines,
+bring-your-own.
 
     sae = kit.sae.train(X, "topk", dict_size=4096, k=32)      # X: float[N, d]
     Z = kit.sae.encode_array(sae, X)                          # float32[N, D], non-negative
-    sae.save("runs/sae"); sae = kit.sae.load("runs/sae")
+    kit.sae.save(sae, "runs/sae"); sae = kit.sae.load("runs/sae")
+
+The modules stand on one another in one direction, from the bottom: ``config`` (SAEConfig, TrainConfig; no
+torch); ``families``, ``losses``, ``sparse`` (activations, loss terms, the sparse training path, each on the one
+before); ``model`` (the SAE); ``baselines`` and ``external`` (bring-your-own) on it; ``checkpoint`` (every file
+the kit writes for an SAE, training state included) on the model and baselines; ``formats`` (other libraries'
+folders) on ``checkpoint`` and ``external``; ``train`` (the loop) on ``checkpoint``; ``batch`` (several SAEs in
+one pass) on ``train``.
 
 Families: ``relu`` (L1), ``topk``, ``batchtopk``, ``matryoshka``, ``jumprelu``.
 """
 
 from kit.sae.baselines import RandomCodes, paper_untrained, random_codes, untrained
-from kit.sae.checkpoint import load
+from kit.sae.batch import grid, train_many
+from kit.sae.checkpoint import load, save
+from kit.sae.config import FAMILIES, SAEConfig, TrainConfig
 from kit.sae.external import ExternalSAE, from_overcomplete, from_tensors
-from kit.sae.families import FAMILIES
 from kit.sae.formats import load_any
 from kit.sae.formats import read_saelens as from_saelens
-from kit.sae.model import SAE, SAEConfig, decode_array, encode_array
-from kit.sae.sweep import grid, train_many
-from kit.sae.train import TrainConfig, stopped_early, train
+from kit.sae.model import SAE, decode_array, encode_array
+from kit.sae.train import stopped_early, train
 
 __all__ = [
     "FAMILIES",
@@ -33,6 +41,7 @@ __all__ = [
     "random_codes",
     "RandomCodes",
     "load",
+    "save",
     "load_any",
     "from_saelens",
     "from_overcomplete",

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from kit.errors import ConfigError
-from kit.sae.model import SAE, SAEConfig
+from kit.sae.config import SAEConfig
+from kit.sae.model import SAE
 
 
 def untrained(family: str, d: int, dict_size: int, k: int | None = 32, seed: int = 0, **arch) -> SAE:

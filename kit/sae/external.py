@@ -21,7 +21,8 @@ from torch import nn
 
 from kit.arrays import to_numpy
 from kit.errors import ConfigError, DataError, KitError
-from kit.sae.model import SAE, SAEConfig
+from kit.sae.config import SAEConfig
+from kit.sae.model import SAE
 
 ACTIVATIONS = ("relu", "topk", "batchtopk", "matryoshka", "jumprelu")
 _SHARED_THRESHOLD = ("batchtopk", "matryoshka")
@@ -149,12 +150,6 @@ class NormalizedSAE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
-    def save(self, path) -> None:
-        """Not supported (CheckpointError): reload the source folder instead."""
-        from kit.sae.checkpoint import save_sae
-
-        save_sae(self, path)
-
     def extra_repr(self) -> str:
         return f"preprocessing={self.preprocessing}"
 
@@ -202,12 +197,6 @@ class ExternalSAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
-
-    def save(self, path) -> None:
-        """Not supported (CheckpointError): save the wrapped model with its own library."""
-        from kit.sae.checkpoint import save_sae
-
-        save_sae(self, path)
 
 
 # ---- overcomplete ----------------------------------------------------------------------------------------

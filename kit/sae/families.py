@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-FAMILIES = ("relu", "topk", "batchtopk", "matryoshka", "jumprelu")
-K_FAMILIES = ("topk", "batchtopk", "matryoshka")  # families whose sparsity is set by k
+# the families' names and Matryoshka's prefix sizes are defined with the configurations (torch-free)
+from kit.sae.config import FAMILIES, K_FAMILIES, matryoshka_prefixes  # noqa: F401
 
 
 def topk_codes(pre: torch.Tensor, k: int) -> torch.Tensor:
@@ -89,7 +89,3 @@ def heaviside(pre: torch.Tensor, threshold: torch.Tensor, bandwidth: float) -> t
     """float[N, D] indicator ``pre > threshold``, differentiable in the threshold (rectangle-kernel STE)."""
     return _Step.apply(pre, threshold, bandwidth)
 
-
-def matryoshka_prefixes(dict_size: int) -> tuple[int, ...]:
-    """Nested prefix sizes D/32, D/16, D/8, D/4, D/2, D (rounded down, at least 1, duplicates dropped)."""
-    return tuple(sorted({max(1, dict_size // 2**i) for i in range(5, -1, -1)}))

@@ -32,8 +32,10 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from kit.errors import CheckpointError, ConfigError, KitError
+from kit.sae.checkpoint import load
 from kit.sae.external import NormalizedSAE, assemble, from_overcomplete, from_tensors
 
 FORMATS = ("auto", "kit", "saelens", "dictionary_learning", "overcomplete", "tensors")
@@ -159,8 +161,6 @@ def _saelens_object(obj) -> tuple[dict, dict, str]:
 
 def _saelens_folder(folder: Path) -> tuple[dict, dict, dict]:
     """Config dict, weights and the activation scaler (``activation_scaler.json``, whitening) of a folder."""
-    from safetensors.torch import load_file
-
     _require(folder, SAELENS_FILES, "a SAELens folder")
     doc = _read_json(folder / "cfg.json", "SAELens config")
     try:
@@ -536,8 +536,6 @@ def load_any(source: Any, format: str = "auto", **options):  # noqa: A002 - the 
     if fmt == "kit":
         if not is_path:
             return source
-        from kit.sae.checkpoint import load
-
         _require(Path(source), KIT_FILES, "a kit SAE folder")
         return load(source)
     if fmt == "saelens":

@@ -1,30 +1,22 @@
 """The SAE module: ``z = σ((x − b_dec) W_enc + b_enc)``, ``x̂ = z W_dec + b_dec`` with unit-norm decoder rows.
 
-One :class:`SAE` class serves every family; :class:`SAEConfig` says which. ``encode`` always gives the
-inference codes (batch-independent); the trainer uses :meth:`SAE.training_codes`.
+One :class:`SAE` class serves every family; its :class:`~kit.sae.config.SAEConfig` says which. ``encode`` always
+gives the inference codes (batch-independent); the trainer uses :meth:`SAE.training_codes`. Checkpoints are
+written and read by :mod:`kit.sae.checkpoint` (``kit.sae.save``, ``kit.sae.load``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from kit.arrays import check_matrix, check_positive_int, resolve_device
-from kit.errors import ConfigError, DataError
+from kit.errors import DataError
 from kit.sae import families as fam
-
-
-def _plain_fields(config) -> None:
-    """Replace numpy scalars in a frozen dataclass by Python numbers (so configs serialise to JSON)."""
-    for f in dataclasses.fields(config):
-        v = getattr(config, f.name)
-        if isinstance(v, np.generic):
-            object.__setattr__(config, f.name, v.item())
+from kit.sae.config import SAEConfig
 
 
 def standardize_rows(x: torch.Tensor) -> torch.Tensor:
@@ -32,49 +24,6 @@ def standardize_rows(x: torch.Tensor) -> torch.Tensor:
     (unbiased std): the reference code's ``input_unit_norm`` and SAELens' ``layer_norm``, exactly."""
     x = x - x.mean(dim=-1, keepdim=True)
     return x / (x.std(dim=-1, keepdim=True) + 1e-5)
-
-
-@dataclass(frozen=True)
-class SAEConfig:
-    """Architecture of an SAE.
-
-    family: one of ``relu, topk, batchtopk, matryoshka, jumprelu``; d: input width; dict_size: D latents;
-    k: active latents per sample (used by topk/batchtopk/matryoshka); standardize: per-sample standardisation
-    of inputs (``(x − mean) / std`` over features) applied by :meth:`SAE.preprocess`; subtract_b_dec: centre
-    inputs by ``b_dec`` before encoding; bandwidth: JumpReLU's straight-through kernel width;
-    init_threshold: JumpReLU's initial threshold (both in pre-activation units; the trainer sets them
-    relative to the data's scale).
-    """
-
-    family: str
-    d: int
-    dict_size: int
-    k: int | None = 32
-    standardize: bool = False
-    subtract_b_dec: bool = True
-    bandwidth: float = 1e-3
-    init_threshold: float = 1e-3
-
-    def __post_init__(self) -> None:
-        _plain_fields(self)
-        if self.family not in fam.FAMILIES:
-            raise ConfigError(f"SAE family must be one of {fam.FAMILIES}, got {self.family!r}")
-        for name in ("d", "dict_size"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"SAEConfig.{name} must be an integer ≥ 1, got {v!r}")
-        if self.family in fam.K_FAMILIES:
-            if not isinstance(self.k, (int, np.integer)) or isinstance(self.k, bool) or self.k < 1:
-                raise ConfigError(f"SAEConfig.k must be an integer ≥ 1 for family {self.family!r}, got {self.k!r}")
-            if self.k > self.dict_size:
-                raise ConfigError(f"SAEConfig.k={self.k} exceeds dict_size={self.dict_size}")
-        if self.bandwidth <= 0 or self.init_threshold <= 0:
-            raise ConfigError("SAEConfig.bandwidth and init_threshold must be > 0")
-
-    @property
-    def prefixes(self) -> tuple[int, ...]:
-        """Matryoshka's nested prefix sizes (all D for the other families)."""
-        return fam.matryoshka_prefixes(self.dict_size) if self.family == "matryoshka" else (self.dict_size,)
 
 
 class SAE(nn.Module):
@@ -167,12 +116,6 @@ class SAE(nn.Module):
             self.threshold.copy_(min_kept)
         else:
             self.threshold.mul_(0.99).add_(0.01 * min_kept)
-
-    def save(self, path) -> None:
-        """Write ``path/`` = ``weights.safetensors`` + ``config.json`` (atomic)."""
-        from kit.sae.checkpoint import save_sae
-
-        save_sae(self, path)
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.ndim != 2 or x.shape[1] != self.config.d:

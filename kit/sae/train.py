@@ -9,126 +9,28 @@ number only, which is what lets an interrupted run resume exactly from a checkpo
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from kit.arrays import resolve_device, to_numpy
 from kit.errors import CheckpointError, ConfigError, DataError
-from kit.io import atomic_path, read_json, remove_stale
+from kit.io import content_hash, remove_stale
 from kit.sae import checkpoint as ckpt
 from kit.sae import losses, sparse
-from kit.sae.families import K_FAMILIES
-from kit.sae.model import SAE, SAEConfig, _plain_fields, standardize_rows
+from kit.sae.config import K_FAMILIES, TrainConfig, make_config
+from kit.sae.model import SAE, standardize_rows
 
 # Bumped whenever the training arithmetic changes, so that caches of trained SAEs (kit.pipeline) expire.
 TRAINER_VERSION = 2
 
 # Settings that decide the batches: SAEs trained in one pass must agree on them.
 SHARED_SETTINGS = ("batch_size", "data_seed", "val_fraction", "device")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines one training run (defaults: the reference code's settings for the paper).
-
-    Architecture: dict_size, family, k, standardize (per-sample standardisation, the reference's
-    ``input_unit_norm``); JumpReLU's init_threshold and bandwidth are in units of σ = √(norm / d), the spread
-    of the training data's projection on a unit direction (norm = its mean squared distance to its mean, the
-    NMSE normaliser) — the scale of the initial pre-activations — so they suit any embedding scale; the trained
-    SAE's config holds them in input units. Optimisation: Adam (β = 0.9, 0.999; eps ``adam_eps``) with lr,
-    batch_size, at most ``epochs`` epochs (or max_steps), grad_clip (max gradient norm), decoder rows
-    renormalised after every step. Dead latents: AuxK with k_aux latents and weight aux_weight on latents that
-    did not fire for dead_after batches. Penalties: l1_coefficient (relu), l0_coefficient (jumprelu). Early
-    stopping: val_fraction of the rows held out (drawn with data_seed), evaluated every eval_every steps (None:
-    once per epoch) on the training objective (NMSE + sparsity penalty, without AuxK); stop after patience
-    evaluations without improvement. keep_best: keep the weights of the best evaluation (the kit) rather than
-    the last ones (the reference code saves the last). seed: initialisation; data_seed: split and batch order.
-
-    Where the kit differs from the reference code (chapter *Reproducing the paper* lists each difference):
-    the validation rows are a seeded random 15 % of the training embeddings, not a class-stratified split of
-    the CUB images; the best weights are kept (``keep_best=False`` keeps the last, as the reference).
-    """
-
-    dict_size: int
-    family: str = "topk"
-    k: int | None = 32
-    seed: int = 0
-    standardize: bool = True
-    init_threshold: float = 1.0
-    bandwidth: float = 0.1
-    lr: float = 5e-4
-    adam_eps: float = 6.25e-10
-    batch_size: int = 1024
-    epochs: int = 50
-    max_steps: int | None = None
-    grad_clip: float = 1.0
-    k_aux: int = 512
-    aux_weight: float = 1 / 32
-    dead_after: int = 20
-    l1_coefficient: float = 0.05
-    l0_coefficient: float = 1e-3
-    val_fraction: float = 0.15
-    eval_every: int | None = None
-    patience: int = 3
-    keep_best: bool = True
-    data_seed: int = 42
-    log_every: int = 10
-    checkpoint_every: int | None = None
-    device: str = "auto"
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        _plain_fields(self)
-        self.sae_config(1)  # checks family, dict_size, k
-        positive = ("lr", "adam_eps", "batch_size", "epochs", "grad_clip", "k_aux", "dead_after", "patience", "log_every")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("max_steps", "eval_every", "checkpoint_every"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ConfigError(f"TrainConfig.{name} must be ≥ 1 or None, got {v!r}")
-        for name in ("aux_weight", "l1_coefficient", "l0_coefficient"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"TrainConfig.{name} must be ≥ 0, got {getattr(self, name)!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction!r}")
-
-    def sae_config(self, d: int, sigma: float = 1.0) -> SAEConfig:
-        """The architecture this run trains, for inputs of width ``d`` whose σ (see above) is ``sigma``."""
-        return SAEConfig(family=self.family, d=d, dict_size=self.dict_size, k=self.k, standardize=self.standardize,
-                         bandwidth=self.bandwidth * sigma, init_threshold=self.init_threshold * sigma)
-
-    @property
-    def name(self) -> str:
-        """A short folder-friendly name: ``topk-D4096-k32-s0``."""
-        k = f"-k{self.k}" if self.family in K_FAMILIES else ""
-        return f"{self.family}-D{self.dict_size}{k}-s{self.seed}"
-
-
-def make_config(config: TrainConfig | dict) -> TrainConfig:
-    """A TrainConfig from a TrainConfig or a dict of its fields (ConfigError naming unknown fields)."""
-    if isinstance(config, TrainConfig):
-        return config
-    if not isinstance(config, dict):
-        raise ConfigError(f"a training config must be a TrainConfig or a dict, got {type(config).__name__}")
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(config) - names)
-    if unknown:
-        raise ConfigError(f"unknown training setting(s) {unknown}; valid: {sorted(names)}")
-    if "dict_size" not in config:
-        raise ConfigError("a training config needs dict_size")
-    return TrainConfig(**config)
 
 
 class _Run:
@@ -269,95 +171,67 @@ class _Run:
             self.bad_evals += 1
             self.stopped = self.bad_evals >= self.cfg.patience
 
-    def finish(self) -> SAE:
-        import pandas as pd
+    def _label(self) -> SAE:
+        """The SAE with its curves so far (``history``) and its ``train_config``, as saved and returned."""
+        import pandas as pd  # here: pandas adds a quarter of a second to importing kit.sae
 
+        self.sae.history = pd.DataFrame(self.rows, columns=ckpt.HISTORY_COLUMNS)
+        self.sae.train_config = self.cfg
+        return self.sae
+
+    def finish(self) -> SAE:
+        """The trained SAE (CPU, eval mode): the best weights when kept, with its curves and config."""
         if self.best_state is not None:
             self.sae.load_state_dict(self.best_state)
-        sae = self.sae.cpu().eval()
-        sae.history = pd.DataFrame(self.rows, columns=["step", "loss", "nmse", "aux", "penalty", "l0",
-                                                       "dead_fraction", "val_nmse", "val_loss"])
-        sae.train_config = self.cfg
-        return sae
+        return self._label().cpu().eval()
 
     # ---- checkpoints ----------------------------------------------------------------------------------
     def save(self, folder: Path, data: str) -> None:
-        import pandas as pd
-
-        tensors = {"dead_counter": self.dead_counter.cpu()}
-        opt = self.opt.state_dict()
-        for pid, st in opt["state"].items():
-            for key, v in st.items():
-                tensors[f"opt.{pid}.{key}"] = v.detach().cpu().contiguous()
-        for key, v in (self.best_state or {}).items():
-            tensors[f"best.{key}"] = v.cpu().contiguous()
-        state = {"step": self.step, "norm": self.norm, "best_val": self.best_val, "bad_evals": self.bad_evals,
-                 "stopped": self.stopped, "has_best": self.best_state is not None,
-                 "param_groups": opt["param_groups"], "data": data, "rows": self.rows}
-        self.sae.history = pd.DataFrame(self.rows, columns=ckpt.HISTORY_COLUMNS)
-        self.sae.train_config = self.cfg
-        with atomic_path(folder) as tmp:
-            tmp.mkdir()
-            ckpt.write_sae(self.sae, tmp)
-            save_file(tensors, str(tmp / "train_state.safetensors"))
-            (tmp / "train_state.json").write_text(json.dumps(state), encoding="utf-8")
+        """Write this run's training checkpoint ``folder``; ``data``: the training data's fingerprint."""
+        state = ckpt.TrainState(step=self.step, norm=self.norm, best_val=self.best_val, bad_evals=self.bad_evals,
+                                stopped=self.stopped, data=data, rows=self.rows, optimizer=self.opt.state_dict(),
+                                dead_counter=self.dead_counter, best=self.best_state)
+        ckpt.save_training(self._label(), state, folder)
 
     def resume(self, folder: Path, data: str, device: str) -> None:
-        doc = ckpt.read_config(folder)
-        saved = doc.get("train_config", {})
+        """Continue from the training checkpoint ``folder``, which must have been written by this very run: the
+        same settings (but ``progress``) and the same data (its fingerprint ``data``)."""
+        saved = ckpt.read_config(folder).get("train_config", {})
         mine = dataclasses.asdict(self.cfg)
         diff = sorted(k for k in mine if k not in ("progress",) and saved.get(k) != mine[k])
         if diff:
             raise CheckpointError(f"{folder}: the checkpoint was trained with other settings ({diff}); "
                                   "use another checkpoint_dir")
-        hint = f"; delete {folder} to train this SAE from the start"
-        state = read_json(folder / "train_state.json", "training state", CheckpointError, hint=hint)
-        keys = ("step", "norm", "best_val", "bad_evals", "stopped", "has_best", "param_groups", "data", "rows")
-        if not isinstance(state, dict) or any(k not in state for k in keys):
-            missing = [k for k in keys if k not in state] if isinstance(state, dict) else list(keys)
-            raise CheckpointError(f"{folder / 'train_state.json'}: not a complete training state (lacks {missing})"
-                                  f"{hint}")
-        if state.get("data") != data:
+        state = ckpt.read_training(folder)
+        if state.data != data:
             raise CheckpointError(f"{folder}: the checkpoint was trained on other data (fingerprint "
-                                  f"{state.get('data')}, this X has {data}); use another checkpoint_dir")
+                                  f"{state.data}, this X has {data}); use another checkpoint_dir")
         ckpt.load_weights_into(self.sae, folder / "weights.safetensors")
-        tensors = ckpt.read_tensors(folder / "train_state.safetensors", "training state", hint=hint)
         try:
-            opt_state: dict = {}
-            for key, v in tensors.items():
-                if key.startswith("opt."):
-                    _, pid, name = key.split(".", 2)
-                    opt_state.setdefault(int(pid), {})[name] = v
-            self.opt.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})  # moves to device
+            self.opt.load_state_dict(state.optimizer)  # moves the moments to the device
             for p, st in self.opt.state.items():  # the saved states are contiguous; the fused step needs p's layout
                 for key, v in st.items():
                     if v.shape == p.shape:
                         st[key] = torch.empty_like(p).copy_(v)
-            self.dead_counter = tensors["dead_counter"].to(device)
-            if tuple(self.dead_counter.shape) != (self.cfg.dict_size,):
-                raise ValueError(f"dead_counter has shape {tuple(self.dead_counter.shape)}")
-            if state["has_best"]:
-                self.best_state = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
-                if set(self.best_state) != set(self.sae.state_dict()):
-                    raise ValueError("the best weights are incomplete")
-            step = state["step"]
-            if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= self.total:
-                raise ValueError(f"step {step!r} is not within 0..{self.total}")
-            if not isinstance(state["rows"], list) or not all(isinstance(r, dict) for r in state["rows"]):
-                raise ValueError("the curves ('rows') are not a list of objects")
-            self.step, self.norm, self.best_val = step, float(state["norm"]), float(state["best_val"])
-            self.bad_evals, self.stopped, self.rows = int(state["bad_evals"]), bool(state["stopped"]), state["rows"]
+            if tuple(state.dead_counter.shape) != (self.cfg.dict_size,):
+                raise ValueError(f"dead_counter has shape {tuple(state.dead_counter.shape)}")
+            if state.best is not None and set(state.best) != set(self.sae.state_dict()):
+                raise ValueError("the best weights are incomplete")
+            if state.step > self.total:
+                raise ValueError(f"step {state.step} is not within 0..{self.total}")
         except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as e:
-            raise CheckpointError(f"{folder}: the training state does not fit this run "
-                                  f"({type(e).__name__}: {e}){hint}") from None
+            raise CheckpointError(f"{folder}: the training state does not fit this run ({type(e).__name__}: {e}); "
+                                  f"delete {folder} to train this SAE from the start") from None
+        self.dead_counter = state.dead_counter.to(device)
+        self.best_state = {k: v.to(device) for k, v in state.best.items()} if state.best is not None else None
+        self.step, self.norm, self.best_val = state.step, state.norm, state.best_val
+        self.bad_evals, self.stopped, self.rows = state.bad_evals, state.stopped, state.rows
 
 
 def fingerprint(X: np.ndarray) -> str:
     """A cheap content hash of ``X`` (shape and up to 1,024 evenly spaced rows) that ties a checkpoint to its data."""
     rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], 1024)).astype(np.int64))
-    h = hashlib.blake2b(repr(X.shape).encode(), digest_size=16)
-    h.update(np.ascontiguousarray(X[rows], dtype=np.float32).tobytes())
-    return h.hexdigest()
+    return content_hash(repr(X.shape), np.ascontiguousarray(X[rows], dtype=np.float32))[:32]
 
 
 def _split(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -399,14 +273,8 @@ def _init_stats(X: np.ndarray, rows: np.ndarray, standardize: bool, device: str,
     return torch.as_tensor(mean, dtype=torch.float32, device=device), max(sq / n - float(mean @ mean), 1e-12)
 
 
-def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | None = None,
-        callback: Callable[[int, list[SAE]], None] | None = None) -> list[SAE]:
-    """Train one SAE per config in one pass over ``X: float[N, d]`` (shared batches); return them (CPU, eval).
-
-    checkpoint_dir: one sub-folder per config (``{i:03d}-{name}``), written every ``checkpoint_every`` steps
-    (default: at each evaluation) and at the end; an existing one is resumed. callback(step, saes) runs
-    after every step.
-    """
+def _check(X, configs: Sequence[TrainConfig]) -> np.ndarray:
+    """``X`` as a numpy array, once it and ``configs`` are fit for one pass (ConfigError, DataError)."""
     if not configs:
         raise ConfigError("no training config given")
     first = configs[0]
@@ -420,51 +288,87 @@ def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | N
         raise DataError(f"X must be a non-empty 2-D array [samples, features], got shape {X.shape}")
     if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
         raise DataError(f"X must hold real numbers, got dtype {X.dtype}")
-    n, d = X.shape
-    if d < 2 and any(c.standardize for c in configs):
-        raise ConfigError(f"standardize=True needs at least 2 features per sample (a standard deviation), X has {d}")
-    device = resolve_device(first.device)
-    train_idx, val_idx = _split(n, first)
-    B = first.batch_size
-    spe = math.ceil(len(train_idx) / B)
-    X_val = _rows(X, val_idx, device, "validation split") if len(val_idx) else None
+    if X.shape[1] < 2 and any(c.standardize for c in configs):
+        raise ConfigError(f"standardize=True needs at least 2 features per sample (a standard deviation), "
+                          f"X has {X.shape[1]}")
+    return X
 
-    runs = [_Run(c, d, device, spe) for c in configs]
-    data_key = fingerprint(X) if checkpoint_dir else ""
-    folders = [Path(checkpoint_dir) / f"{i:03d}-{c.name}" for i, c in enumerate(configs)] if checkpoint_dir else []
-    if checkpoint_dir:
+
+class _Batches:
+    """The training batches shared by the runs: step s is batch j of epoch e (s = e · per_epoch + j), the rows
+    of a permutation of the training rows drawn from ``(data_seed, e)`` alone (so a resumed run sees the same)."""
+
+    def __init__(self, X: np.ndarray, train_idx: np.ndarray, cfg: TrainConfig, device: str):
+        self.X, self.train_idx, self.size, self.seed, self.device = X, train_idx, cfg.batch_size, cfg.data_seed, device
+        self.per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
+        self._epoch, self._order = -1, None
+
+    def __call__(self, step: int) -> torch.Tensor:
+        """The raw batch of ``step``, float32[B, d] on the device (DataError at a non-finite value)."""
+        epoch, j = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train_idx))
+            self._epoch = epoch
+        idx = np.sort(self.train_idx[self._order[j * self.size:(j + 1) * self.size]])
+        return _rows(self.X, idx, self.device, f"step {step} (epoch {epoch}, batch {j})")
+
+
+class _Checkpoints:
+    """The runs' training checkpoints: ``checkpoint_dir/{i:03d}-{name}``, tied to the data by its fingerprint."""
+
+    def __init__(self, checkpoint_dir: str | os.PathLike, configs: Sequence[TrainConfig], X: np.ndarray):
         remove_stale(checkpoint_dir)  # checkpoints an interrupted run was writing
-    stats = {s: _init_stats(X, train_idx[:65536], s, device) for s in {c.standardize for c in configs}}
-    for i, run in enumerate(runs):
-        run.start(stats[run.cfg.standardize])  # computed once for the runs that share the input space
-        if folders and (folders[i] / "train_state.json").exists():
-            run.resume(folders[i], data_key, device)
+        self.folders = [Path(checkpoint_dir) / f"{i:03d}-{c.name}" for i, c in enumerate(configs)]
+        self.data = fingerprint(X)
 
+    def resume(self, runs: list[_Run], device: str) -> None:
+        """Resume every run whose checkpoint exists."""
+        for run, folder in zip(runs, self.folders):
+            if ckpt.has_train_state(folder):
+                run.resume(folder, self.data, device)
+
+    def after_step(self, i: int, run: _Run) -> None:
+        """Save run ``i`` every ``checkpoint_every`` steps (default: at each evaluation) and at its end."""
+        if run.step % (run.cfg.checkpoint_every or run.eval_every) == 0 or run.done:
+            run.save(self.folders[i], self.data)
+
+
+def _start(X: np.ndarray, configs: Sequence[TrainConfig], train_idx: np.ndarray, device: str,
+           steps_per_epoch: int) -> list[_Run]:
+    """One initialised run per config; the data's statistics are computed once per input space."""
+    runs = [_Run(c, X.shape[1], device, steps_per_epoch) for c in configs]
+    stats = {s: _init_stats(X, train_idx[:65536], s, device) for s in {c.standardize for c in configs}}
+    for run in runs:
+        run.start(stats[run.cfg.standardize])
+    return runs
+
+
+def _step(active: list[tuple[int, _Run]], xb: torch.Tensor, X_val: torch.Tensor | None,
+          checkpoints: _Checkpoints | None) -> None:
+    """One step of every active run ``(i, run)`` on the raw batch ``xb``; evaluations and checkpoints when due."""
+    inputs = {s: standardize_rows(xb) if s else xb for s in {r.cfg.standardize for _, r in active}}
+    for i, run in active:
+        run.train_step(inputs[run.cfg.standardize])  # the SAE's preprocess, shared by the runs
+        if X_val is not None and (run.step % run.eval_every == 0 or run.step == run.total):
+            run.evaluate(X_val)
+        if checkpoints is not None:
+            checkpoints.after_step(i, run)
+
+
+def _loop(runs: list[_Run], batches: _Batches, X_val: torch.Tensor | None, checkpoints: _Checkpoints | None,
+          callback: Callable[[int, list[SAE]], None] | None, progress: bool) -> None:
+    """Step the runs until each is done; each step trains the runs that have reached it (resumed runs may be
+    further along) on the shared batch."""
     last = max(r.total for r in runs)
-    pending = [r for r in runs if not r.done]
-    start = min((r.step for r in pending), default=last)
-    bar = tqdm(total=last, initial=start, disable=not first.progress, desc="train SAE", unit="step")
-    order_epoch, order = -1, None
-    try:
+    start = min((r.step for r in runs if not r.done), default=last)
+    with tqdm(total=last, initial=start, disable=not progress, desc="train SAE", unit="step") as bar:
         for step in range(start, last):
-            active = [(i, r) for i, r in enumerate(runs) if not r.done and r.step == step]
             if all(r.done for r in runs):
                 break
+            active = [(i, r) for i, r in enumerate(runs) if not r.done and r.step == step]
             if not active:
                 continue  # the runs left are further along (resumed from a later checkpoint)
-            epoch, j = divmod(step, spe)
-            if epoch != order_epoch:
-                order = np.random.default_rng([first.data_seed, epoch]).permutation(len(train_idx))
-                order_epoch = epoch
-            idx = np.sort(train_idx[order[j * B:(j + 1) * B]])
-            xb = _rows(X, idx, device, f"step {step} (epoch {epoch}, batch {j})")
-            inputs = {s: standardize_rows(xb) if s else xb for s in {r.cfg.standardize for _, r in active}}
-            for i, run in active:
-                run.train_step(inputs[run.cfg.standardize])  # the SAE's preprocess, shared by the runs
-                if X_val is not None and (run.step % run.eval_every == 0 or run.step == run.total):
-                    run.evaluate(X_val)
-                if folders and (run.step % (run.cfg.checkpoint_every or run.eval_every) == 0 or run.done):
-                    run.save(folders[i], data_key)
+            _step(active, batches(step), X_val, checkpoints)
             bar.update(1)
             shown = active[0][1].last
             if shown:
@@ -472,8 +376,27 @@ def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | N
                                 dead=f"{shown['dead_fraction']:.3f}", refresh=False)
             if callback is not None:
                 callback(step + 1, [r.sae for r in runs])
-    finally:
-        bar.close()
+
+
+def fit(X, configs: Sequence[TrainConfig], checkpoint_dir: str | os.PathLike | None = None,
+        callback: Callable[[int, list[SAE]], None] | None = None) -> list[SAE]:
+    """Train one SAE per config in one pass over ``X: float[N, d]`` (shared batches); return them (CPU, eval).
+
+    checkpoint_dir: one sub-folder per config (``{i:03d}-{name}``), written every ``checkpoint_every`` steps
+    (default: at each evaluation) and at the end; an existing one is resumed. callback(step, saes) runs
+    after every step.
+    """
+    X = _check(X, configs)
+    first = configs[0]
+    device = resolve_device(first.device)
+    train_idx, val_idx = _split(X.shape[0], first)
+    batches = _Batches(X, train_idx, first, device)
+    X_val = _rows(X, val_idx, device, "validation split") if len(val_idx) else None
+    runs = _start(X, configs, train_idx, device, batches.per_epoch)
+    checkpoints = _Checkpoints(checkpoint_dir, configs, X) if checkpoint_dir else None
+    if checkpoints is not None:
+        checkpoints.resume(runs, device)
+    _loop(runs, batches, X_val, checkpoints, callback, first.progress)
     return [r.finish() for r in runs]
 
 

@@ -1,4 +1,7 @@
-"""Sweeps: several SAEs (families × sizes × seeds) trained in one pass over the data."""
+"""Several SAEs (families × sizes × seeds) trained as one batch: one pass over the data, shared batches.
+
+(Parameter grids over the notebooks are :mod:`kit.sweep`.)
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ import itertools
 import os
 from typing import Callable, Iterable, Sequence
 
+from kit.sae.config import TrainConfig, make_config
 from kit.sae.model import SAE
-from kit.sae.train import TrainConfig, fit, make_config
+from kit.sae.train import fit
 
 
 def grid(families: Iterable[str] = ("topk",), dict_sizes: Iterable[int] = (4096,), seeds: Iterable[int] = (0,),
