@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kit import data, embed, sae
-from kit.errors import ConfigError
+from kit.errors import ConfigError, DataError
 from kit.io import atomic_path, content_hash, remove_stale
 from kit.sae.config import make_config
 from kit.sae.train import TRAINER_VERSION
@@ -34,7 +34,9 @@ class PipelineConfig:
 
     benchmark: "toy-syncub", "toy-syncoco" (rendered by the kit), "syncub", "syncoco" (the Hub) or a folder
     in the Hub layout; concepts_dir: for Hub benchmarks, the base dataset's folder (CUB_200_2011 for synCUB,
-    COCO 2017 for synCOCO) whose annotated images are matched; n_pairs, n_images: sizes of toy benchmarks.
+    COCO 2017 for synCOCO) whose annotated images are matched; coco_split: which COCO images (``"train+val"``,
+    the paper's protocol: train2017 trains, val2017 halved into val and test; ``"val"`` or ``"train"`` alone);
+    n_pairs, n_images: sizes of toy benchmarks.
     """
 
     benchmark: str = "toy-syncub"
@@ -42,7 +44,7 @@ class PipelineConfig:
     n_pairs: int = 2000
     n_images: int = 3000
     concepts_dir: str | None = None
-    coco_split: str = "val2017"
+    coco_split: str = "train+val"
     revision: str | None = None
     seed: int = 0
     device: str = "auto"
@@ -109,8 +111,17 @@ def prepare(config: PipelineConfig | None = None, cache_dir: str | os.PathLike =
         if not config.concepts_dir:
             raise ConfigError(f"benchmark={config.benchmark!r} needs concepts_dir: the folder of its base dataset "
                               "(CUB_200_2011 for synCUB, COCO 2017 for synCOCO)")
-        concepts = (data.load_cub(config.concepts_dir) if "cub" in config.benchmark.lower()
+        # synCUB's layout (attribute families) matches CUB-200-2011, synCOCO's (removals) COCO 2017
+        concepts = (data.load_cub(config.concepts_dir) if pairs.groups is not None
                     else data.load_coco(config.concepts_dir, config.coco_split))
+        if list(concepts.names) != list(pairs.concepts):
+            bad = next((i for i, (a, b) in enumerate(zip(concepts.names, pairs.concepts)) if a != b),
+                       min(len(concepts.names), len(pairs.concepts)))
+            raise DataError(f"benchmark={config.benchmark!r} names {len(pairs.concepts)} concepts and concepts_dir="
+                            f"{config.concepts_dir!r} {len(concepts.names)}, which differ from concept {bad} on "
+                            f"({pairs.concepts[bad] if bad < len(pairs.concepts) else '-'!r} vs "
+                            f"{concepts.names[bad] if bad < len(concepts.names) else '-'!r}); is concepts_dir the "
+                            "benchmark's base dataset?")
     if concepts.images is None:
         raise ConfigError("the concept annotations carry no image paths to embed")
     encoder = embed.load_encoder(config.encoder, device=config.device)

@@ -158,7 +158,8 @@ class Step:
 def plan(doc: dict, root: Path, only: list[str] | None = None, overrides: dict | None = None) -> list[Step]:
     """Check a parameter document against the notebooks; return the steps in book order.
 
-    only: restrict to these notebook names; overrides: parameters for every notebook (command line ``-p``).
+    only: restrict to these notebook names; overrides: parameters for every notebook that declares them (command
+    line ``-p``), over the file's ``parameters`` and ``notebook_parameters`` alike.
     """
     available = list_notebooks(root)
     source = doc.get("source", "parameters")
@@ -169,7 +170,8 @@ def plan(doc: dict, root: Path, only: list[str] | None = None, overrides: dict |
     unknown += [n for n in (doc.get("notebook_parameters") or {}) if n not in available]
     if unknown:
         raise ConfigError(f"{source}: unknown notebook(s) {sorted(set(unknown))}; known: {sorted(available)}")
-    common = {**(doc.get("parameters") or {}), **(overrides or {})}
+    overrides = overrides or {}
+    common = {**(doc.get("parameters") or {}), **overrides}
     per = doc.get("notebook_parameters") or {}
     steps, used = [], set()
     for name in sorted(names, key=list(available).index):
@@ -181,6 +183,8 @@ def plan(doc: dict, root: Path, only: list[str] | None = None, overrides: dict |
         if bad:
             raise ConfigError(f"{source}: notebook {name} has no parameter(s) {bad}; it declares {sorted(declared)}")
         params.update(own)
+        # the command line's -p wins over the file's per-notebook values too
+        params.update({k: v for k, v in overrides.items() if k in declared})
         steps.append(Step(name, available[name], params))
     unused = sorted(set(common) - used)
     if unused:

@@ -7,6 +7,9 @@ One GPU or CPU::
 Several GPUs or nodes (each process takes every world_size-th shard; all read the merged cache)::
 
     accelerate launch -m kit.embed --encoder open_clip:ViT-L-14/openai --benchmark data/syncub --cache-dir cache/emb
+
+(or torchrun --nproc_per_node N -m kit.embed …). Several processes on CPUs: accelerate launch --multi_gpu
+--num_processes N (torchrun underneath); accelerate launch --cpu runs one process whatever --num_processes says.
 """
 
 from __future__ import annotations

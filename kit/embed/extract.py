@@ -11,6 +11,7 @@ the same rows a single process would write.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -192,8 +193,11 @@ def embed_images(images: Sequence[ImageLike], encoder: Encoder | str, batch_size
         folder = entry_folder(cache_dir, provenance, len(images), enc.dim, shard_size)
         _wait_until((folder / "provenance.json").is_file, f"{folder / 'provenance.json'}", wait_s)
     entry = open_entry(cache_dir, provenance, len(images), enc.dim, shard_size)
-    run_shards(images, enc, entry, batch_size=batch_size, num_workers=num_workers, rank=rank, world_size=world,
-               progress=progress)
+    done = run_shards(images, enc, entry, batch_size=batch_size, num_workers=num_workers, rank=rank,
+                      world_size=world, progress=progress)
+    if world > 1:
+        logging.getLogger("kit").debug(f"process {rank + 1} of {world} ({enc.device}): computed shards {done} of "
+                                       f"{entry.n_shards} in {entry.folder.name}")
     if world > 1:
         _wait_until(lambda: not entry.missing(), f"the other processes' shards in {entry.folder}", wait_s)
     return Embeddings(X=entry.load(), ids=ids, provenance={**entry.provenance, "cache": str(entry.folder)})
