@@ -102,7 +102,7 @@ def check_unique(name: str, values: Any) -> np.ndarray:
 
 def resolve_device(device: str = "auto") -> str:
     """``"auto"`` → ``"cuda"`` when a GPU is present, else ``"cpu"``; other names are checked and returned."""
-    import torch
+    import torch  # here: the rest of kit.arrays (and what stands on it) imports without torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"

@@ -9,9 +9,11 @@ here) for the subcommand modules.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
+from kit._version import __version__
 from kit.cli_args import (  # noqa: F401 (re-exported for the subcommand modules)
     HelpFormatter,
     KitArgumentParser,
@@ -32,6 +34,7 @@ from kit.cli_args import (  # noqa: F401 (re-exported for the subcommand modules
     show_progress,
 )
 from kit.errors import ConfigError, KitError
+from kit.runner import build_book, execute, find_root, load_params, plan
 
 EPILOG = """\
 examples:
@@ -82,8 +85,6 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _steps(args, root: Path):
-    from kit.runner import load_params, plan
-
     doc = load_params(_params_path(args, root))
     overrides = dict(_parse_override(t) for t in args.parameter)
     only = [n.strip() for n in args.notebooks.split(",") if n.strip()] if args.notebooks else None
@@ -99,8 +100,6 @@ def _folders(args, root: Path, out_default: Path) -> tuple[Path, Path]:
 
 
 def cmd_run(args) -> int:
-    from kit.runner import execute, find_root
-
     root = find_root()
     doc, steps = _steps(args, root)
     out, cache = _folders(args, root, root / "runs" / Path(doc["source"]).stem)
@@ -111,8 +110,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_book(args) -> int:
-    from kit.runner import build_book, execute, find_root
-
     root = find_root()
     _, steps = _steps(args, root)
     out, cache = _folders(args, root, root / "_build")
@@ -125,8 +122,6 @@ def cmd_book(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kit._version import __version__
-
     parser = KitArgumentParser(
         prog="kit",
         description="sae-concept-kit: execute the book's parameterised notebooks and build the book, and run "
@@ -171,9 +166,8 @@ def _finish(parser: argparse.ArgumentParser) -> None:
 
 
 def _plugins():
-    """``register(subparsers)`` functions of the parts that add subcommands."""
-    import importlib
-
+    """``register(subparsers)`` functions of the parts that add subcommands (imported by name, so that a part whose
+    optional dependencies are not installed leaves its subcommand out)."""
     found = []
     for module in ("kit.data.cli", "kit.embed.cli", "kit.score", "kit.sweep"):
         try:

@@ -22,6 +22,7 @@ import re
 import sys
 from pathlib import Path
 
+from kit.arrays import resolve_device
 from kit.errors import ConfigError
 
 log = logging.getLogger("kit")
@@ -182,12 +183,9 @@ def check_kernel(name: str, option: str = "--kernel") -> str:
 
 def check_device(name: str, option: str = "--device") -> str:
     """``name`` must be auto, cpu or an available torch device (ConfigError naming ``option``)."""
-    from kit.arrays import resolve_device
-    from kit.errors import ConfigError as _ConfigError
-
     try:
         resolve_device(name)
-    except _ConfigError as e:
+    except ConfigError as e:
         fail(f"{option}: {e}")
     return name
 

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kit.cli_args import folder_problem
 from kit.errors import ConfigError, KitError
-from kit.io import atomic_path, content_hash, remove_stale
+from kit.io import atomic_path, content_hash, read_text, remove_stale
 
 _LOG = logging.getLogger("kit")
 TOP_LEVEL_KEYS = {"description", "notebooks", "parameters", "notebook_parameters"}
@@ -109,8 +110,6 @@ def _unique_key_loader():
 def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
     """Read a YAML file that must hold a mapping; errors name the file (and line) and say it is a ``what``."""
     import yaml
-
-    from kit.io import read_text
 
     path = Path(path)
     text = read_text(path, what, ConfigError)
@@ -217,8 +216,6 @@ def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.P
 
     out_dir = Path(out_dir).resolve()
     cache_dir = Path(cache_dir).resolve()
-    from kit.cli_args import folder_problem
-
     for what, path in (("run folder", out_dir), ("cache folder", cache_dir)):
         problem = folder_problem(path)
         if problem:  # checked for both before either is created

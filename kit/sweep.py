@@ -33,8 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kit.cli_args import (HelpFormatter, check_folder, check_kernel, existing_file, folder, folder_problem, plain,
+                          positive_int, show_progress)
 from kit.errors import CheckpointError, ConfigError, KitError
-from kit.io import read_json, remove_stale, write_text
+from kit.io import atomic_path, read_json, remove_stale, write_text
+from kit.results import load_results, save_results
+from kit.runner import Step, declared_parameters, execute, find_root, list_notebooks, read_yaml_mapping
 
 GRID_KEYS = {"notebook", "parameters", "grid", "executor", "workers", "slurm", "description"}
 
@@ -53,8 +57,6 @@ def _slug(params: dict) -> str:
 
 def load_grid(path: str | os.PathLike) -> dict:
     """Read and check a grid file."""
-    from kit.runner import read_yaml_mapping
-
     path = Path(path)
     doc = read_yaml_mapping(path, "grid file")
     unknown = set(doc) - GRID_KEYS
@@ -90,8 +92,6 @@ def cells(doc: dict) -> list[Cell]:
 
 def _run_cell(root: str, notebook: str, cell: Cell, out: str, cache: str, kernel: str) -> tuple[str, str | None]:
     """Execute one cell (in a worker process); return (cell id, error or None)."""
-    from kit.runner import Step, execute, list_notebooks
-
     try:
         step = Step(notebook, list_notebooks(Path(root))[notebook], dict(cell.parameters))
         cell_dir = Path(out) / "cells" / cell.id
@@ -102,8 +102,6 @@ def _run_cell(root: str, notebook: str, cell: Cell, out: str, cache: str, kernel
 
 
 def _check(doc: dict, root: Path) -> list[Cell]:
-    from kit.runner import declared_parameters, list_notebooks
-
     available = list_notebooks(root)
     if doc["notebook"] not in available:
         raise ConfigError(f"{doc['source']}: unknown notebook {doc['notebook']!r}; known: {sorted(available)}")
@@ -123,8 +121,6 @@ def run_sweep(doc: dict, root: Path, out: Path, cache: Path, kernel: str = "pyth
 
     log: where notes go (default: the ``kit`` logger); progress: a bar over the cells."""
     from tqdm.auto import tqdm
-
-    from kit.cli_args import folder_problem
 
     log = log or logging.getLogger("kit").info
     grid_cells = _check(doc, root)
@@ -207,8 +203,6 @@ def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):
     """One tidy table of every done cell's results files, with the cell's grid parameters as columns."""
     import pandas as pd
 
-    from kit.results import load_results, save_results
-
     frames = []
     for cell in grid_cells:
         if status.get(cell.id, {}).get("state") != "done":
@@ -231,8 +225,6 @@ def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):
             df["cell"] = cell.id
             frames.append(df)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    from kit.io import atomic_path
-
     with atomic_path(out / "results.csv") as tmp:
         table.to_csv(tmp, index=False)
     save_results(out / "results.json", table.to_dict("records"),
@@ -241,9 +233,6 @@ def gather(out: Path, grid_cells: list[Cell], status: dict, doc: dict):
 
 
 def cmd_sweep(args) -> int:
-    from kit.cli_args import check_folder, check_kernel, show_progress
-    from kit.runner import find_root
-
     root = find_root()
     out = check_folder(args.out if args.out else root / "runs" / f"sweep-{Path(args.grid).stem}", "--out")
     cache = check_folder(args.cache_dir if args.cache_dir else root / ".cache", "--cache-dir")
@@ -260,8 +249,6 @@ def cmd_sweep(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``kit sweep GRID.yaml``."""
-    from kit.cli_args import HelpFormatter, existing_file, folder, plain, positive_int
-
     p = subparsers.add_parser("sweep", help="execute one notebook over a parameter grid (local processes or Slurm)",
                               description=plain(__doc__.split("\n\n")[0]) + "\n\nA grid file:\n\n"
                               + "\n".join(__doc__.split("::\n\n", 1)[1].split("\n\n")[0].splitlines()),

@@ -227,6 +227,7 @@ def tapascore_benchmark(benchmark: PairedBenchmark, encoder, sae, matching: Matc
     embedding cache, :func:`kit.embed.embed_benchmark`), encode all 2P embeddings in one call
     (:func:`kit.sae.encode_array`), then :func:`tapascore` with the benchmark's labels, ids and names.
     ``options``: the keyword settings of :func:`tapascore` (aggregation, threshold, n_boot, alpha, seed)."""
+    # here: the rest of kit.tapas works on arrays alone, without torch and the encoders
     from kit.embed import embed_benchmark
     from kit.sae import encode_array
 

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kit.arrays import as_bool_matrix, as_float_matrix, check_unique
-from kit.errors import DataError
+from kit.errors import ConfigError, DataError
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -305,8 +305,6 @@ class Matching:
         (within k) that reaches the best F1 in that window.
         """
         if k < 1:
-            from kit.errors import ConfigError
-
             raise ConfigError(f"coalition budget k must be ≥ 1, got {k}")
         lengths = np.array([len(c) for c in self.coalitions], dtype=np.int64)
         out = np.minimum(lengths, k)
