@@ -22,7 +22,7 @@ TRAINING = ("batch_size", "epochs", "standardize", "lr", "k")
 @pytest.mark.parametrize("profile", ["paper", "paper-coco"])
 def test_paper_profiles_carry_the_reference_training_settings(profile):
     """The paper profiles set TrainConfig's defaults (the reference code's settings) in every chapter that trains."""
-    from kit.sae.train import TrainConfig
+    from kit.sae import TrainConfig
 
     defaults = TrainConfig(dict_size=256)
     steps = plan(load_params(ROOT / "params" / f"{profile}.yaml"), ROOT)

@@ -1,8 +1,9 @@
 """One training loop for one or several SAEs sharing the same batches.
 
 :func:`fit` is the loop; :func:`train` trains one SAE, :func:`kit.sae.train_many` several in one pass.
-Each SAE's step depends only on its own state and the shared batch, so an SAE trained in a sweep is
-bit-identical (on CPU) to the same SAE trained alone. Batch order comes from ``data_seed`` and the epoch
+The training checkpoints it writes and resumes from are written and read by :mod:`kit.sae.checkpoint`.
+Each SAE's step depends only on its own state and the shared batch, so an SAE trained with others in one pass
+is bit-identical (on CPU) to the same SAE trained alone. Batch order comes from ``data_seed`` and the epoch
 number only, which is what lets an interrupted run resume exactly from a checkpoint.
 """
 
