@@ -208,3 +208,15 @@ def test_a_cached_world_loads_offline(tmp_path, monkeypatch):
         assert data.X.n == data.concepts.n_samples and data.X_orig.n == data.pairs.n_pairs
         assert set(data.concepts.split) == {"train", "val", "test"}
     assert not world["sentinel"].exists()
+
+
+def test_an_image_editor_neither_cached_nor_reachable_fails_fast(offline):
+    pytest.importorskip("diffusers")
+    from kit.data.build import EDITORS, load_editor
+
+    name = sorted(EDITORS)[0]
+    start = time.monotonic()
+    with pytest.raises(CheckpointError, match=f"editor {name}: {EDITORS[name][0]} is not in the Hugging Face cache "
+                                              "and the Hub cannot be used .HF_HUB_OFFLINE is set"):
+        load_editor(name, device="cpu")
+    assert time.monotonic() - start < 10

@@ -173,7 +173,28 @@ def load_editor(
     device = resolve_device(device)
     dtype = torch.float32 if device == "cpu" else (torch.float16 if name == "instruct-pix2pix" else torch.bfloat16)
     cls = getattr(diffusers, cls_name)
-    pipe = cls.from_pretrained(str(model_id or hub_id), revision=revision, dtype=dtype, use_safetensors=True)
+    source = str(model_id or hub_id)
+    kw = dict(revision=revision, dtype=dtype, use_safetensors=True)
+    try:  # the Hub cache (or the local folder) first: no request, no wait
+        pipe = cls.from_pretrained(source, local_files_only=True, **kw)
+    except (OSError, ValueError, KeyError, EnvironmentError) as e:
+        from kit.data import hub
+        from kit.errors import CheckpointError
+
+        local = Path(os.path.expanduser(source)).is_dir()
+        why = None if local else hub.unreachable()
+        alternative = "give a local folder of the same pipeline (model_id=/path/to/folder)"
+        provide = "" if local else "; " + hub.how_to_provide(source, "model", revision, None, alternative)
+        if local or why:
+            raise CheckpointError(f"editor {name}: {source} " + (f"cannot be loaded ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0][:200] if str(e) else ''})" if local else
+                                  f"is not in the Hugging Face cache and the Hub cannot be used ({why})")
+                                  + provide) from None
+        try:
+            pipe = cls.from_pretrained(source, **kw)
+        except (OSError, ValueError, KeyError) as e2:
+            raise CheckpointError(f"editor {name}: could not load {source} from the Hub ({type(e2).__name__}: "
+                                  f"{str(e2).splitlines()[0][:200] if str(e2) else ''}){provide}") from None
     return pipe.to(device)
 
 
