@@ -421,8 +421,9 @@ paired = protocol[protocol.metric == "delta_tapascore"].iloc[0]
 words = [f"The twin, an SAE that learned nothing, recovers the concepts to F1 "
          f"{v.loc['untrained', 'concept recovery (truth)']:.3f} (the trained SAE: "
          f"{v.loc['trained', 'concept recovery (truth)']:.3f}) and scores a normalised TAPAScore of "
-         f"{v.loc['untrained', 'value']:.3f} (the trained SAE: {v.loc['trained', 'value']:.3f}; the paired "
-         f"difference {paired.value:+.3f} [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}])."]
+         f"{v.loc['untrained', 'value']:.3f} (the trained SAE: {v.loc['trained', 'value']:.3f}; on the same pairs "
+         f"the trained SAE's TAPAScore, not normalised, exceeds the twin's by {paired.value:+.3f} "
+         f"[{paired.ci_low:+.3f}, {paired.ci_high:+.3f}])."]
 pu, ds = v.loc["paper_untrained"], v.loc["dense_sign"]
 words.append(f"The reference protocol's baseline scores {pu.value:.3f} [{pu.ci_low:.3f}, {pu.ci_high:.3f}] although "
              f"the encoder whose latents were matched recovers the concepts to F1 {pu['concept recovery (truth)']:.3f}"
