@@ -45,7 +45,8 @@ def world(tmp_path_factory):
 
 def _run(args: list[str], env: dict, timeout: int, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     r = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, f"{' '.join(args[:4])} … failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-6000:]}"
+    assert r.returncode == 0, (f"{' '.join(args[:4])} … failed ({r.returncode}):\n{r.stdout[-2000:]}\n"
+                               f"{r.stderr[-6000:]}")
     return r
 
 

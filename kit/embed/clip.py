@@ -110,7 +110,7 @@ def _local_file(spec: str, path: str) -> Path:
 
 
 def _hub_folder(spec: str, ident: str, cache_dir: str | None) -> tuple[Path, dict]:
-    """``hf-hub:`` / ``local-dir:`` names → (a folder holding open_clip_config.json and weights, checkpoint record)."""
+    """``hf-hub:`` / ``local-dir:`` names → (a folder with open_clip_config.json and weights, checkpoint record)."""
     from kit.data import hub
 
     if is_path(ident) or os.path.isdir(os.path.expanduser(ident)):
@@ -126,7 +126,8 @@ def _hub_folder(spec: str, ident: str, cache_dir: str | None) -> tuple[Path, dic
                         "weights": weights.name, "weights_sha256": file_sha256(weights)}
     repo, _, revision = ident.partition("@")
     if repo.count("/") != 1:
-        raise ConfigError(f"encoder open_clip:{spec}: hf-hub: needs ORG/REPO[@REVISION] or a folder path, got {ident!r}")
+        raise ConfigError(f"encoder open_clip:{spec}: hf-hub: needs ORG/REPO[@REVISION] or a folder path, "
+                          f"got {ident!r}")
     revision = revision or None
     local = "give a local folder: open_clip:hf-hub:/path/to/folder"
     what = f"encoder open_clip:{spec}"
