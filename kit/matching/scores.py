@@ -13,6 +13,7 @@ import numpy as np
 
 from kit.errors import ConfigError, DataError
 from kit.matching._binary import as_firing, as_labels, check_codes
+from kit.matching.methods import match_codes
 from kit.stats import bootstrap_ci, bootstrap_mean_ci
 from kit.types import Matching
 
@@ -212,8 +213,6 @@ def delta_match_score(Y: Any, trained: Any, baseline: Any, *, k: int = 3, method
     ``"random_projection"`` (the paper code's dense baseline; needs the embeddings ``X`` and, when ``trained``
     is a Matching, ``dict_size``). Codes are binarised at ``threshold`` and matched with ``method``.
     """
-    from kit.matching import match_codes
-
     def matched(codes: Any) -> Matching:
         if isinstance(codes, Matching):
             return codes
