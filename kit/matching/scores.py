@@ -11,8 +11,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kit.arrays import as_float_matrix, resolve_device
 from kit.errors import ConfigError, DataError
 from kit.matching._binary import as_firing, as_labels, check_codes
+from kit.matching.fbmp import fbmp, one_to_one
 from kit.matching.methods import match_codes
 from kit.stats import bootstrap_ci, bootstrap_mean_ci
 from kit.types import Matching
@@ -113,8 +115,6 @@ def held_out(Y: Any, B: Any, select: Any, evaluate: Any, method: str = "fbmp", *
 
     Y: bool[N, C]; B: bool[N, D]; method: ``"fbmp"`` or ``"one_to_one"``; options go to the method.
     """
-    from kit.matching.fbmp import fbmp, one_to_one
-
     methods = {"fbmp": fbmp, "one_to_one": one_to_one}
     if method not in methods:
         raise ConfigError(f"held_out: method must be one of {sorted(methods)}, got {method!r}")
@@ -175,9 +175,7 @@ def random_projection_codes(X: Any, dict_size: int, seed: int = 0, device: str =
 
     Each latent fires on about half of the samples (``x·w`` is symmetric around 0 for every ``x ≠ 0``).
     """
-    import torch
-
-    from kit.arrays import as_float_matrix, resolve_device
+    import torch  # only here: kit.matching stays importable without loading torch
 
     if dict_size < 1:
         raise ConfigError(f"random projection: dict_size must be ≥ 1, got {dict_size}")
