@@ -186,6 +186,12 @@ def plan(doc: dict, root: Path, only: list[str] | None = None, overrides: dict |
         params.update({k: v for k, v in overrides.items() if k in declared})
         steps.append(Step(name, available[name], params))
     unused = sorted(set(common) - used)
+    if unused and only:
+        # the file's own parameters may be meant for notebooks that --notebooks left out: only a parameter that
+        # none of the file's notebooks declares is an error (a -p override must reach a chosen notebook)
+        rest = [n for n in (doc.get("notebooks") or list(available)) if n not in names and n in available]
+        elsewhere = set().union(*(declared_parameters(available[n]) for n in rest)) if rest else set()
+        unused = sorted(k for k in unused if k in overrides or k not in elsewhere)
     if unused:
         raise ConfigError(f"{source}: no chosen notebook declares the parameter(s) {unused}")
     return steps

@@ -73,8 +73,8 @@ def test_every_chapter_with_the_paper_profile(world, tmp_path):
     overrides = [f"concepts_dir={world['cub']}", f"encoder={TINY_CLIP}", *_declared_sizes(names)]
     env = offline_env(world)
     out, cache = tmp_path / "run", tmp_path / "cache"
-    _run([str(BIN / "kit"), "-v", "run", "--profile", "paper", "--out", str(out), "--cache-dir", str(cache),
-          *[a for o in overrides for a in ("-p", o)]], env, timeout=1500)
+    _run([sys.executable, "-m", "kit", "-v", "run", "--profile", "paper", "--out", str(out), "--cache-dir",
+          str(cache), *[a for o in overrides for a in ("-p", o)]], env, timeout=1500)
     _check_run(out, names)
     executed = nbformat.read(out / "00_quickstart.ipynb", as_version=4).metadata["kit"]["parameters"]
     assert executed["benchmark"] == "syncub" and executed["k"] == 32  # the profile's own settings reached it
@@ -89,9 +89,9 @@ def test_the_coco_profile_and_dinov2_by_their_hub_names(world, tmp_path):
     names = ["00_quickstart", "06_tapascore"]
     overrides = [f"concepts_dir={world['coco']}", "encoder=dinov2:facebook/dinov2-small", *_declared_sizes(names)]
     out = tmp_path / "run"
-    _run([str(BIN / "kit"), "run", "--profile", "paper-coco", "--notebooks", ",".join(names), "--out", str(out),
-          "--cache-dir", str(tmp_path / "cache"), *[a for o in overrides for a in ("-p", o)]], offline_env(world),
-         timeout=900)
+    _run([sys.executable, "-m", "kit", "run", "--profile", "paper-coco", "--notebooks", ",".join(names), "--out",
+          str(out), "--cache-dir", str(tmp_path / "cache"), *[a for o in overrides for a in ("-p", o)]],
+         offline_env(world), timeout=900)
     _check_run(out, names)
     entries = list((tmp_path / "cache" / "embeddings").glob("dinov2_facebook_dinov2-small-*/provenance.json"))
     assert entries and json.loads(entries[0].read_text())["checkpoint"]["commit"]
@@ -101,8 +101,8 @@ def test_the_coco_profile_and_dinov2_by_their_hub_names(world, tmp_path):
 def test_the_papers_backbone_fails_fast_when_not_cached(world, tmp_path):
     """The profile's own encoder name, not cached here: one kit error naming the weights it looked for."""
     env = offline_env(world)
-    r = subprocess.run([str(BIN / "kit"), "run", "--profile", "paper", "--notebooks", "00_quickstart", "--out",
-                        str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache"), "-p",
+    r = subprocess.run([sys.executable, "-m", "kit", "run", "--profile", "paper", "--notebooks", "00_quickstart",
+                        "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache"), "-p",
                         f"concepts_dir={world['cub']}"], env=env, cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 2
