@@ -1,11 +1,16 @@
 """Speed and memory of kit.matching, and how much same-split matching inflates MATCHScore.
 
-Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_matching.py`` (``--quick`` for smaller sizes).
-Prints figures only; nothing is asserted.
+Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_matching.py`` (``--quick`` for smaller sizes,
+``--repeats`` for the best-of-N). Prints figures only; nothing is asserted.
 
-1. FBMP at CUB test-split scale (N=5,794, C=312, D=4,096, 32 active latents per sample, ~10% label density)
-   against the time of the dense matrix products the algorithm needs (steps × one C×N×D product).
-2. Time and peak memory at D=16,384 (each run in a fresh process so the peak RSS is its own).
+1. FBMP against the time of its own sparse products, from D = 512 to 65,536 latents and C = 10 to 1,000
+   concepts at CUB test-split scale (N = 5,794, 32 active latents per sample, ~10% label density): the
+   products are the seconds spent inside scipy's sparse-times-dense kernel during that very run (FBMP's
+   floor: everything else is overhead). Best of N, the sizes of one D interleaved. One read of B (a
+   ``count_nonzero`` pass) is printed beside it: any method reads B once, and at C = 10 that read alone
+   is of the order of all the products.
+2. Time and peak memory at D = 65,536 (and the dense backend at 16,384), each in a fresh process, so that the
+   peak RSS is FBMP's own.
 3. Same-split vs held-out MATCHScore(3) on planted data as D grows.
 """
 
@@ -39,19 +44,55 @@ def realistic(n: int, c: int, d: int, active: int = 32, owners: int = 8, seed: i
     return Y, B
 
 
-def dense_product_time(c: int, n: int, d: int, repeat: int = 5) -> float:
-    """Seconds of one float32 product [C, N] × [N, D] (best of ``repeat``)."""
-    import torch
+class ProductClock:
+    """Adds up the seconds spent inside scipy's CSR-times-dense kernel (``csr_matvecs``) while it is installed:
+    the time of FBMP's own sparse products, whatever FBMP does around them."""
 
-    R = (torch.rand(c, n) < 0.1).float()
-    Bf = (torch.rand(n, d) < 0.01).float()
-    R @ Bf  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        R @ Bf
-        best = min(best, time.perf_counter() - t)
-    return best
+    def __enter__(self):
+        import scipy.sparse._sparsetools as tools
+
+        self.seconds, self._tools, self._kernel = 0.0, tools, tools.csr_matvecs
+
+        def timed(*args):
+            t = time.perf_counter()
+            try:
+                return self._kernel(*args)
+            finally:
+                self.seconds += time.perf_counter() - t
+
+        tools.csr_matvecs = timed
+        return self
+
+    def __exit__(self, *exc):
+        self._tools.csr_matvecs = self._kernel
+
+
+def floor_grid(n: int, dims, concepts, repeats: int) -> list[dict]:
+    """Per (D, C): best-of-``repeats`` seconds of FBMP, of its sparse products and of one read of B."""
+    import torch  # noqa: F401  (imported before timing)
+
+    from kit.matching import fbmp
+
+    rows = []
+    for d in dims:
+        problems = {c: realistic(n, c, d) for c in concepts}
+        best = {c: {"fbmp": float("inf"), "products": float("inf"), "read": float("inf")} for c in concepts}
+        for _ in range(repeats):  # interleaved: every size of this D once per round
+            for c, (Y, B) in problems.items():
+                with ProductClock() as clock:
+                    t = time.perf_counter()
+                    m = fbmp(Y, B, device="cpu")
+                    dt = time.perf_counter() - t
+                t = time.perf_counter()
+                np.count_nonzero(B)
+                read = time.perf_counter() - t
+                if dt < best[c]["fbmp"]:
+                    best[c]["fbmp"], best[c]["products"] = dt, clock.seconds
+                best[c]["read"] = min(best[c]["read"], read)
+                best[c]["steps"] = min(max(len(x) for x in m.coalitions) + 1, 20)
+        rows += [{"D": d, "C": c, **v} for c, v in best.items()]
+        del problems
+    return rows
 
 
 def _status_kib(key: str) -> float:
@@ -110,34 +151,39 @@ def inflation(dims, n: int = 2000, label_noise: float = 0.05, seed: int = 0):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--repeats", type=int, default=5, help="best of this many runs per size (default 5)")
     args = ap.parse_args()
-    n, c, d = (1000, 64, 1024) if args.quick else (5794, 312, 4096)
+    n = 1000 if args.quick else 5794
+    dims_f = (512, 4096) if args.quick else (512, 4096, 16384, 65536)
+    concepts = (10, 64) if args.quick else (10, 312, 1000)
 
-    print(f"== FBMP at N={n}, C={c}, D={d}, 32 active latents/sample, beta=0.5, max_size=20")
-    for backend in ("auto", "dense"):
-        r = in_subprocess(n, c, d, backend)
-        prod = dense_product_time(c, n, d)
-        print(f"backend={backend:5s}: {r['seconds']:.3f} s; steps={r['steps']}, mean coalition {r['mean_coalition']:.2f}, "
-              f"MATCHScore(3)={r['matchscore3']:.3f}")
-        print(f"   one dense C×N×D float32 product: {prod:.3f} s; steps × product = {r['steps'] * prod:.3f} s; "
-              f"FBMP / products = {r['seconds'] / (r['steps'] * prod):.2f}×")
+    print(f"== FBMP against its own sparse products: N={n}, 32 active latents/sample, beta=0.5, max_size=20; "
+          f"best of {args.repeats}")
+    print(f"{'D':>6} {'C':>5} {'FBMP s':>8} {'products s':>11} {'ratio':>6} {'read B s':>9} "
+          f"{'FBMP/(products+read)':>21} {'steps':>6}")
+    for r in floor_grid(n, dims_f, concepts, args.repeats):
+        print(f"{r['D']:>6} {r['C']:>5} {r['fbmp']:>8.3f} {r['products']:>11.3f} {r['fbmp'] / r['products']:>6.2f} "
+              f"{r['read']:>9.3f} {r['fbmp'] / (r['products'] + r['read']):>21.2f} {r['steps']:>6}")
 
     from kit.matching import nnomp
 
+    d, c = (1024, 64) if args.quick else (4096, 312)
     Y, B = realistic(n, c, d)
     Z = np.where(B, np.random.default_rng(1).uniform(0.5, 1.5, B.shape).astype(np.float32), 0)
     t = time.perf_counter()
     m = nnomp(Y, Z)
-    print(f"nnOMP baseline on continuous codes of the same size: {time.perf_counter() - t:.2f} s "
+    print(f"\nnnOMP baseline on continuous codes (N={n}, C={c}, D={d}): {time.perf_counter() - t:.2f} s "
           f"(mean coalition {np.mean([len(x) for x in m.coalitions]):.1f} latents)")
 
-    d2 = 4096 if args.quick else 16384
-    print(f"\n== memory and time at D={d2} (N={n}, C={c}; each in a fresh process)")
-    for backend in ("auto", "dense"):
-        r = in_subprocess(n, c, d2, backend)
+    big, mid, c2 = (4096, 1024, 64) if args.quick else (65536, 16384, 312)
+    print(f"\n== memory and time (N={n}, C={c2}; each in a fresh process)")
+    for d2, backend in ((big, "auto"), (mid, "dense")):
+        r = in_subprocess(n, c2, d2, backend)
+        print(f"D={d2}:", end=" ")
         print(f"backend={backend:5s}: {r['seconds']:.3f} s; peak RSS during FBMP {r['peak_rss_mib']:.0f} MiB "
-              f"(resident before FBMP: {r['rss_before_mib']:.0f} MiB; B alone {r['B_mib']:.0f} MiB; "
-              f"a dense float64[N, D] would be {n * d2 * 8 / 2**20:.0f} MiB)")
+              f"(resident before FBMP: {r['rss_before_mib']:.0f} MiB, so FBMP's own peak "
+              f"{r['peak_rss_mib'] - r['rss_before_mib']:.1f} MiB = "
+              f"{(r['peak_rss_mib'] - r['rss_before_mib']) / r['B_mib']:.2f}× B; B alone {r['B_mib']:.0f} MiB)")
 
     dims = (64, 256, 1024) if args.quick else (64, 256, 1024, 4096, 16384)
     print("\n== same-split vs held-out MATCHScore(3): planted world, 20 concepts of which 10 keep their true atoms, "

@@ -141,6 +141,47 @@ def test_ties_pick_lowest_latent_across_blocks():
         assert m.rec_f1[0, 0] == 1.0
 
 
+@st.composite
+def tied_problem(draw):
+    """Random problems full of ties: latents repeated (identical patterns at several indices, so equal scores),
+    latents that never fire, concepts repeated; few or many concepts (the sparse backend scores ≥ 64 rows
+    per step with column maxima, fewer with reduceat)."""
+    n = draw(st.integers(1, 30))
+    base = draw(arrays(bool, (n, draw(st.integers(1, 5)))))
+    cols = draw(st.lists(st.integers(-1, base.shape[1] - 1), min_size=1, max_size=14))
+    B = np.stack([base[:, j] if j >= 0 else np.zeros(n, dtype=bool) for j in cols], axis=1)
+    labels = draw(arrays(bool, (n, draw(st.integers(1, 4)))))
+    C = draw(st.sampled_from([1, 3, 70]))
+    Y = labels[:, draw(st.lists(st.integers(0, labels.shape[1] - 1), min_size=C, max_size=C))]
+    return Y, B
+
+
+@settings(max_examples=80, deadline=None)
+@given(tied_problem(), st.sampled_from([1.0, 0.5, 0.25]), st.integers(1, 4), st.sampled_from([4, 300, 2**26]))
+def test_fbmp_sparse_scoring_equals_literal_with_ties(problem, beta, max_size, chunk):
+    """The sparse backend scores one maximum per firing count (keys that carry the lowest index); with blocks
+    of one to all latents it gives the literal definition's coalitions, curves and tie order."""
+    Y, B = problem
+    coal, rec = slow_fbmp(Y, B, beta, max_size)
+    m = km.fbmp(Y, B, beta=beta, max_size=max_size, device="cpu", backend="sparse", chunk_bytes=chunk)
+    assert m.coalitions == coal
+    np.testing.assert_array_equal(m.rec_f1, rec)
+
+
+def test_fbmp_sparse_equals_dense_on_larger_problems():
+    rng = np.random.default_rng(11)
+    for n, c, d in ((400, 90, 300), (1500, 12, 2000)):
+        Y = rng.random((n, c)) < rng.uniform(0.02, 0.3, c)
+        B = rng.random((n, d)) < rng.uniform(0.001, 0.05, d)
+        B[:, d // 2:] = B[:, : d - d // 2]  # every pattern twice: ties everywhere
+        dense = km.fbmp(Y, B, device="cpu", backend="dense")
+        for chunk in (2**10, 2**26):
+            sparse = km.fbmp(Y, B, device="cpu", backend="sparse", chunk_bytes=chunk)
+            assert sparse.coalitions == dense.coalitions
+            np.testing.assert_array_equal(sparse.rec_f1, dense.rec_f1)
+        assert max(map(len, dense.coalitions)) > 1
+
+
 def test_fbmp_recovers_planted_or_concepts():
     w = make_world(n_samples=2000, n_split=3, split_parts=3, seed=1)
     B = km.binarize(w.codes)

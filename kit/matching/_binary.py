@@ -1,10 +1,12 @@
 """Binary inputs of the matching methods and exact overlap counting.
 
-``binarize`` turns codes into firing patterns; :class:`LatentCounts` holds ``B: bool[N, D]`` and counts
-``|r ∧ b_j|`` for many boolean rows ``r`` at once — one matrix product per call, exact in integers.
-Two backends give identical counts: ``"sparse"`` (scipy: sparse ``B^T`` times the dense rows, int32, CPU; its
-cost is nnz(B)·M, fast when few latents fire per sample) and ``"dense"`` (torch float32 blocks of latents on any
-device; sums of 0/1 below 2^24 are exact in float32, TF32 included, since 0 and 1 are exact in every format).
+``binarize`` turns codes into firing patterns; :class:`LatentCounts` holds ``B: bool[N, D]`` and finds, for many
+boolean rows ``r`` at once, the latent maximising ``|r ∧ b_j| / (p|r| + q|b_j|)`` — one matrix product of integer
+counts per call. Two backends give identical answers: ``"sparse"`` (scipy, CPU: the latents that fire, sorted
+by firing count, as a CSR matrix times the dense rows; its cost is nnz(B)·M, fast when few latents fire per
+sample; scoring touches one maximum per firing count instead of one quotient per latent) and ``"dense"`` (torch
+float32 blocks of latents on any device; sums of 0/1 below 2^24 are exact in float32, TF32 included, since 0
+and 1 are exact in every format).
 """
 
 from __future__ import annotations
@@ -71,12 +73,162 @@ def as_firing(B: Any, name: str = "B") -> np.ndarray:
         raise DataError(f"{e} (pass codes through kit.matching.binarize first)") from None
 
 
+SCAN_BYTES = 2**20  # bytes of B scanned per block when locating its nonzeros (a block stays in cache)
+SCORE_BYTES = 2**20  # bytes of one block of key counts in the sparse backend (a block stays in cache)
+_NONE = np.iinfo(np.int64).max  # "no latent" in a minimum over latent indices
+
+
+def nonzero_positions(B: np.ndarray, limit: int | None = None) -> np.ndarray | None:
+    """int64[nnz]: the flat (row-major) positions of the True entries of ``B: bool[N, D]``, ascending; ``None``
+    as soon as there are more than ``limit``. One pass over B: 8-byte words are tested at once, and only the
+    non-zero words are looked at byte by byte."""
+    flat = np.ascontiguousarray(B).reshape(-1)
+    full = flat.size - flat.size % 8
+    out, count = [], 0
+    for c0 in range(0, full, SCAN_BYTES):
+        seg = flat[c0:min(c0 + SCAN_BYTES, full)]
+        words = np.flatnonzero(seg.view(np.uint64) != 0)
+        if 8 * words.size > seg.size // 8:  # many words fire: scan the bytes
+            out.append(np.flatnonzero(seg) + c0)
+        elif words.size:
+            k = np.flatnonzero(seg.reshape(-1, 8)[words].reshape(-1))
+            out.append(words[k >> 3] * 8 + (k & 7) + c0)
+        if words.size:
+            count += out[-1].size
+            if limit is not None and count > limit:
+                return None
+    if full < flat.size:
+        out.append(np.flatnonzero(flat[full:]) + full)
+        count += out[-1].size
+    if limit is not None and count > limit:
+        return None
+    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+
+class _SparseLatents:
+    """The sparse backend: the live latents (those that fire) as rows of a CSR matrix, sorted by firing
+    count (ties by index), so that latents of one count — one denominator of the score — sit in one block
+    of rows, a *group*.
+
+    One product ``B'^T [L, N+1] × R'^T [N+1, M]`` gives, per live latent j at sorted position t and row r,
+    the key ``|r∧b_j| · 2^S + (2^S − 1 − t)``: B' holds ``2^S`` where a latent fires and, in an extra column
+    whose row of R' is all ones, ``2^S − 1 − t``. The maximum key of a group is its largest overlap and, among
+    latents with that overlap, the lowest index; one ``maximum.reduceat`` per cache-sized block of keys finds it.
+    Only the groups' maxima are divided (float64, exact, see :mod:`kit.matching.fbmp`), and the best group per
+    row, ties to the lowest latent index, is the argmax over all latents. A latent that never fires overlaps
+    no row: it can only be an argmax of zero scores, where the answer is latent 0 (no latent improves F1).
+    """
+
+    def __init__(self, B: np.ndarray, pos: np.ndarray) -> None:
+        import scipy.sparse as sp
+
+        n, d = B.shape
+        rows = pos // d
+        cols = pos - rows * d
+        sizes = np.bincount(cols, minlength=d).astype(np.int64)
+        live = np.flatnonzero(sizes)
+        key = sizes[live]
+        if n < 2**16:
+            key = key.astype(np.uint16)  # numpy sorts 16-bit keys by radix sort
+        perm = live[np.argsort(key, kind="stable")]  # by firing count, then index
+        nlive = perm.size
+        rank = np.full(d, -1, dtype=np.int64)
+        rank[perm] = np.arange(nlive)
+        self.sizes, self.perm, self.rank, self.n = sizes, perm, rank, n
+        sorted_sizes = sizes[perm]
+        starts = np.flatnonzero(np.r_[True, sorted_sizes[1:] != sorted_sizes[:-1]]) if nlive else np.empty(0, int)
+        self.group_start = starts.astype(np.int64)
+        self.group_size = sorted_sizes[starts]
+        self.group_of = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, nlive]).astype(np.int64))
+        self.shift = max(1, int(nlive).bit_length())  # 2^S > every sorted position
+        self.dtype = np.int32 if (n + 1) << self.shift <= 2**31 - 1 else np.int64
+        one = 1 << self.shift
+        # B' as CSR [N+1, L] (its last row holds the index entries); its CSC form is the key matrix's CSR
+        indptr = np.zeros(n + 2, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:n + 1])
+        indptr[n + 1] = pos.size + nlive
+        data = np.full(pos.size + nlive, one, dtype=self.dtype)
+        data[pos.size:] = one - 1 - np.arange(nlive)
+        indices = np.concatenate([rank[cols], np.arange(nlive)]).astype(np.int32)
+        self._keys = sp.csr_matrix((data, indices, indptr), shape=(n + 1, nlive)).tocsc().T  # CSR [L, N+1]
+        self._layouts: dict[int, list[tuple[Any, np.ndarray, np.ndarray]]] = {}
+
+    def _layout(self, m: int, block_bytes: int) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+        """Blocks of sorted latents whose keys for ``m`` rows fill at most ``block_bytes`` (widths are powers of
+        two, so that few layouts are ever built): (rows of the key matrix, segment starts in the block, their
+        groups)."""
+        fit = max(1, block_bytes // (np.dtype(self.dtype).itemsize * m))
+        width = 1 << (fit.bit_length() - 1)
+        if width not in self._layouts:
+            blocks = []
+            for t0 in range(0, self.perm.size, width):
+                t1 = min(t0 + width, self.perm.size)
+                seg = np.r_[t0, self.group_start[(self.group_start > t0) & (self.group_start < t1)]]
+                keys = self._keys if t0 == 0 and t1 == self.perm.size else self._keys[t0:t1]
+                blocks.append((keys, seg - t0, self.group_of[seg]))
+            self._layouts[width] = blocks
+        return self._layouts[width]
+
+    def operand(self, R: np.ndarray) -> np.ndarray:
+        """R'^T: the rows ``R: bool[M, N]`` as columns, with the all-ones row of the index entries."""
+        Rt = np.empty((self.n + 1, R.shape[0]), dtype=self.dtype)
+        Rt[:self.n] = np.ascontiguousarray(R.T)  # transposed as bytes, then widened: faster than at once
+        Rt[self.n] = 1
+        return Rt
+
+    def products(self, Rt: np.ndarray, block_bytes: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per block: (its keys ``[w, M]``, its segment starts, their groups)."""
+        for keys, seg, gid in self._layout(Rt.shape[1], block_bytes):
+            yield keys @ Rt, seg, gid
+
+    def best(self, R: np.ndarray, p: int, q: int, block_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+        m = R.shape[0]
+        best_j = np.zeros(m, dtype=np.int64)
+        best_tb = np.zeros(m, dtype=np.int64)
+        ng = self.group_start.size
+        if ng == 0 or m == 0:
+            return best_j, best_tb
+        G = np.full((ng, m), -1, dtype=self.dtype)
+        wide = m >= 64  # numpy's column maxima are fast over wide rows, reduceat over narrow ones
+        for keys, seg, gid in self.products(self.operand(R), block_bytes):
+            if wide and seg.size <= 8:
+                bounds = np.r_[seg, keys.shape[0]]
+                part = np.stack([keys[a:b].max(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+            else:
+                part = np.maximum.reduceat(keys, seg, axis=0)
+            np.maximum(G[gid[0]], part[0], out=G[gid[0]])  # the first segment may continue a group
+            G[gid[1:]] = part[1:]
+        r = R.sum(axis=1, dtype=np.int64)
+        mask = (1 << self.shift) - 1
+        over = (G >> self.shift).astype(np.int64)  # [groups, M]: each group's largest overlap
+        score = over / (p * r[None, :] + q * self.group_size[:, None]).astype(np.float64)
+        top = score.max(axis=0)
+        first = self.perm[mask - (G & mask).astype(np.int64)]  # the lowest latent with that overlap
+        j = np.where(score == top[None, :], first, _NONE).min(axis=0)
+        hit = top > 0
+        best_j[hit] = j[hit]
+        best_tb[hit] = over[self.group_of[self.rank[j[hit]]], np.flatnonzero(hit)]
+        return best_j, best_tb
+
+    def columns(self, js: np.ndarray) -> np.ndarray:
+        out = np.zeros((js.size, self.n), dtype=bool)
+        t = self.rank[js]
+        lens = np.where(t >= 0, self.sizes[js], 0)  # a latent that never fires has an empty pattern
+        if lens.sum():
+            which = np.repeat(np.arange(js.size), lens)
+            offs = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+            starts = self._keys.indptr[np.maximum(t, 0)]  # a row's samples, then its index entry
+            out[which, self._keys.indices[np.repeat(starts, lens) + offs]] = True
+        return out
+
+
 class LatentCounts:
     """``B: bool[N, D]`` ready for exact overlap counts with boolean rows.
 
     backend: ``"auto"`` (sparse on CPU when at most ``sparse_density`` of the entries fire, else dense),
-    ``"sparse"`` or ``"dense"``; chunk_bytes: size of one float32 block of latents in the dense backend;
-    cache_bytes: the dense blocks are kept on the device when they fit, else rebuilt for every product.
+    ``"sparse"`` or ``"dense"``; chunk_bytes: size of one float32 block of latents in the dense backend (and a
+    cap on the blocks of the sparse one); cache_bytes: the dense blocks are kept on the device when they fit,
+    else rebuilt for every product.
     """
 
     def __init__(self, B: np.ndarray, device: str = "auto", backend: str = "auto",
@@ -84,24 +236,23 @@ class LatentCounts:
         n, d = B.shape
         if n >= MAX_SAMPLES:
             raise DataError(f"exact counting supports fewer than {MAX_SAMPLES} samples, got {n}")
+        if backend not in ("auto", "sparse", "dense"):
+            raise ConfigError(f"backend must be 'auto', 'sparse' or 'dense', got {backend!r}")
         self.B = B
         self.n, self.d = n, d
         self.device = resolve_device(device)
-        self.sizes = B.sum(axis=0, dtype=np.int64)  # int[D]: |b_j|
-        density = float(self.sizes.sum()) / (n * d)
-        if backend == "auto":
-            backend = "sparse" if self.device == "cpu" and density <= sparse_density else "dense"
-        if backend not in ("sparse", "dense"):
-            raise ConfigError(f"backend must be 'auto', 'sparse' or 'dense', got {backend!r}")
         if backend == "sparse" and self.device != "cpu":
             raise ConfigError(f"the sparse backend runs on the CPU, not on device={self.device!r}")
-        self.backend = backend
-        if backend == "sparse":
-            import scipy.sparse as sp
-
-            self._bt = sp.csr_matrix(B).astype(np.int32).T.tocsr()  # [D, N]: a latent's firing pattern is one row
-            self._chunk_bytes = int(chunk_bytes)
+        pos = None
+        if backend == "sparse" or (backend == "auto" and self.device == "cpu"):
+            pos = nonzero_positions(B, None if backend == "sparse" else int(sparse_density * n * d))
+        self.backend = "dense" if pos is None else "sparse"
+        self._chunk_bytes = int(chunk_bytes)
+        if pos is not None:
+            self._sparse = _SparseLatents(B, pos)
+            self.sizes = self._sparse.sizes  # int[D]: |b_j|
         else:
+            self.sizes = B.sum(axis=0, dtype=np.int64)
             self._width = max(1, int(chunk_bytes) // (4 * n))
             self._cached = n * d * 4 <= cache_bytes
             self._blocks = [self._block(j0) for j0 in range(0, d, self._width)] if self._cached else None
@@ -112,13 +263,7 @@ class LatentCounts:
         return torch.from_numpy(np.ascontiguousarray(self.B[:, j0:j0 + self._width])).to(self.device, torch.float32)
 
     def counts(self, R: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        """For ``R: bool[M, N]`` yield ``(j0, int[M, w])``: ``|R_m ∧ b_j|`` for latents j0..j0+w−1."""
-        if self.backend == "sparse":  # sparse [w, N] × dense [N, M]: cost nnz(B)·M, exact in int32
-            Rt = np.ascontiguousarray(R.T, dtype=np.int32)
-            width = max(1, self._chunk_bytes // (12 * R.shape[0]))  # int32 counts + float64 scores per block
-            for j0 in range(0, self.d, width):
-                yield j0, (self._bt[j0:j0 + width] @ Rt).T
-            return
+        """For ``R: bool[M, N]`` yield ``(j0, int[M, w])``: ``|R_m ∧ b_j|`` for latents j0..j0+w−1 (dense backend)."""
         import torch
 
         Rt = torch.from_numpy(np.ascontiguousarray(R)).to(self.device, torch.float32)
@@ -132,6 +277,8 @@ class LatentCounts:
 
         Quotients are float64 divisions of integers, compared as they are (exact below 2^26, see fbmp).
         """
+        if self.backend == "sparse":
+            return self._sparse.best(R, p, q, min(self._chunk_bytes, SCORE_BYTES))
         r = R.sum(axis=1, dtype=np.int64)
         m = R.shape[0]
         best = np.full(m, -1.0)
@@ -149,8 +296,24 @@ class LatentCounts:
             best_tb[better] = tb[rows, jj][better].astype(np.int64)
         return best_j, best_tb
 
+    def product_seconds(self, R: np.ndarray) -> float:
+        """Seconds of the counting products alone that :meth:`best` runs for ``R: bool[M, N]`` (its operands
+        prepared beforehand): the floor of FBMP's time, for benchmarks."""
+        import time
+
+        if self.backend == "sparse":
+            Rt = self._sparse.operand(R)
+            t = time.perf_counter()
+            for _ in self._sparse.products(Rt, min(self._chunk_bytes, SCORE_BYTES)):
+                pass
+            return time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in self.counts(R):
+            pass
+        return time.perf_counter() - t
+
     def columns(self, js: np.ndarray) -> np.ndarray:
         """bool[M, N]: the firing patterns of latents ``js: int[M]``, one per row."""
         if self.backend == "sparse":
-            return self._bt[js].toarray().astype(bool)
+            return self._sparse.columns(js)
         return np.ascontiguousarray(self.B[:, js].T)
