@@ -72,7 +72,7 @@ def split_parameters(parameters: Mapping[str, Any]) -> tuple[dict, dict]:
 
 
 def score(sae: Any, *, benchmark: str = "toy-syncub", encoder: str = "toy", concepts_dir: str | None = None,
-          sae_format: str = "auto", metrics: str | tuple[str, ...] = "all", out: str | os.PathLike | None = None,
+          sae_format: str = "auto", metrics: str | tuple[str, ...] = "paper", out: str | os.PathLike | None = None,
           cache_dir: str | os.PathLike = ".cache", parameters: Mapping[str, Any] | None = None,
           sae_id: str | None = None, progress: bool = False) -> Scored:
     """Score an SAE (a folder any loader of :func:`kit.sae.load_any` reads, or an SAE object) on a benchmark.
@@ -158,7 +158,9 @@ def register(subparsers) -> None:
                         "dinov2:facebook/dinov2-base")
     p.add_argument("--concepts-dir", metavar="DIR", type=existing_folder,
                    help="the base dataset's folder for Hub benchmarks (CUB_200_2011, COCO 2017)")
-    p.add_argument("--metrics", type=_metrics_type, default="all", help="all, paper, or a comma-separated list")
+    p.add_argument("--metrics", type=_metrics_type, default="paper",
+                   help="paper (MATCHScore, ΔMATCHScore, TAPAScore, Δ_stay), all (the baseline metrics too: minutes "
+                        "for large dictionaries), or a comma-separated list of metric names")
     p.add_argument("--out", metavar="DIR", type=folder, default=Path("score"),
                    help="where results.json and scorecard.{md,html} are written")
     p.add_argument("--cache-dir", metavar="DIR", type=folder, default=Path(".cache"),
