@@ -12,6 +12,7 @@ from kit.embed import clip as _clip  # noqa: F401  (registers "open_clip")
 from kit.embed import dino as _dino  # noqa: F401  (registers "dinov2")
 from kit.embed import toy as _toy  # noqa: F401  (registers "toy")
 from kit.embed.extract import EmbedConfig, embed_benchmark, embed_images, embed_texts
+from kit.embed.world import world_stats  # noqa: F401  (kit.embed.world_stats: chapter 03's statistics)
 
 __all__ = ["Encoder", "TorchEncoder", "EmbedConfig", "load_encoder", "register_encoder", "known_prefixes",
            "embed_images", "embed_texts", "embed_benchmark"]
