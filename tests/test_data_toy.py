@@ -66,6 +66,16 @@ def test_toy_render_is_deterministic_and_seeded(cub, tmp_path):
     assert (cub / "metadata.csv").read_bytes() != (other / "metadata.csv").read_bytes()
 
 
+def test_toy_syncoco_render_is_byte_identical_across_workers(coco, tmp_path):
+    again = render_toy_syncoco(tmp_path / "again", n_pairs=40, n_images=30, seed=3, workers=2)
+    for sub in ("orig", "syn", "unpaired"):
+        files = sorted(p.name for p in (coco / "images" / sub).iterdir())
+        assert files == sorted(p.name for p in (again / "images" / sub).iterdir())
+        assert all((coco / "images" / sub / f).read_bytes() == (again / "images" / sub / f).read_bytes() for f in files)
+    for name in ("metadata.csv", "unpaired.csv"):
+        assert (coco / name).read_bytes() == (again / name).read_bytes()
+
+
 def test_load_toy_images(cub, coco):
     t = load_toy_images(cub)
     assert t.Y.shape == (30, len(ATTRIBUTES)) and len(t.images) == 30
@@ -126,3 +136,109 @@ def test_bad_render_settings(tmp_path):
     with pytest.raises(ConfigError, match="split"):
         render_toy_syncoco(tmp_path / "y", n_pairs=2, split=(0.5, 0.5, 0.5))
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+# ---- the photograph around the edit: nuisances shared within a pair, varied across images -------------------
+
+
+def test_toy_syncub_pairs_share_every_nuisance():
+    from kit.data.toy_birds import ToyBirdsConfig, plan_toy_syncub
+
+    plan = plan_toy_syncub(ToyBirdsConfig(n_pairs=60, n_images=5, seed=5))
+    fam = [a.split("::")[0] for a in plan.meta["old_attr"]]
+    for o, e, f, old, new in zip(plan.orig, plan.edit, fam, plan.meta["old_attr"], plan.meta["new_attr"]):
+        assert {k: v for k, v in o.items() if k != "attrs"} == {k: v for k, v in e.items() if k != "attrs"}
+        changed = [k for k in FAMILIES if o["attrs"][k] != e["attrs"][k]]
+        assert changed == [f]
+        assert f"{f}::{o['attrs'][f]}" == old and f"{f}::{e['attrs'][f]}" == new
+
+
+def test_toy_syncoco_pairs_share_every_nuisance():
+    from kit.data.toy_scenes import plan_toy_syncoco
+
+    plan = plan_toy_syncoco(ToyScenesConfig(n_pairs=60, n_images=5, seed=5))
+    for o, e, r in zip(plan.orig, plan.edit, plan.meta["removed_cls_idx"]):
+        assert {k: v for k, v in o.items() if k != "instances"} == {k: v for k, v in e.items() if k != "instances"}
+        assert e["instances"] == [i for i in o["instances"] if i[0] != r]
+
+
+def _spread(values) -> float:
+    return float(np.std(np.asarray(values, dtype=float)))
+
+
+def test_toy_syncub_nuisances_vary_across_images():
+    from kit.data.toy_birds import OCCLUDERS, PERCHES, SETTINGS, ToyBirdsConfig, plan_toy_syncub
+
+    specs = plan_toy_syncub(ToyBirdsConfig(n_pairs=1, n_images=400, seed=6)).images
+    assert {s["setting"] for s in specs} == set(SETTINGS)
+    assert {s["perch"] for s in specs} == set(PERCHES)
+    assert {o[0] for s in specs for o in s["occluders"]} == set(OCCLUDERS)
+    assert 0.2 < np.mean([bool(s["occluders"]) for s in specs]) < 0.9
+    assert 0.1 < np.mean([bool(s["objects"]) for s in specs]) < 0.9
+    assert 0.3 < np.mean([s["mirror"] for s in specs]) < 0.7
+    for key, least in (("tilt", 5.0), ("head_turn", 5.0), ("zoom", 0.08), ("fx", 0.05), ("fy", 0.05), ("blur", 0.4),
+                       ("aspect", 0.04)):
+        assert _spread([s[key] for s in specs]) > least, key
+    for key, least in (("temperature", 0.2), ("exposure", 0.08), ("contrast", 0.05), ("noise", 1.0)):
+        assert _spread([s["light"][key] for s in specs]) > least, key
+
+
+def test_toy_syncoco_nuisances_vary_across_images():
+    from kit.data.toy_scenes import OCCLUDER_WORDS, SETTINGS, plan_toy_syncoco
+
+    specs = plan_toy_syncoco(ToyScenesConfig(n_pairs=1, n_images=300, seed=6)).images
+    assert {s["setting"] for s in specs} == set(SETTINGS)
+    assert {o[0] for s in specs for o in s["occluders"]} == set(OCCLUDER_WORDS)
+    assert 0.3 < np.mean([bool(s["occluders"]) for s in specs]) < 0.9
+    scales = [i[3] for s in specs for i in s["instances"]]
+    assert max(scales) / min(scales) > 2  # perspective: near objects are larger
+    for key, least in (("horizon", 0.05), ("blur", 0.2)):
+        assert _spread([s[key] for s in specs]) > least, key
+    for key, least in (("temperature", 0.2), ("exposure", 0.08), ("noise", 1.0)):
+        assert _spread([s["light"][key] for s in specs]) > least, key
+
+
+def test_rendered_pairs_share_their_pixels_and_images_differ(cub, coco):
+    for folder in (cub, coco):
+        b = load_paired(folder)
+        same_pair = [np.mean((_pixels(o) == _pixels(e)).all(-1)) for o, e in zip(b.orig_images, b.edit_images)]
+        other = [np.mean((_pixels(o) == _pixels(e)).all(-1))
+                 for o, e in zip(b.orig_images, np.roll(np.asarray(b.edit_images), 1))]
+        assert min(same_pair) > 0.5  # an edit changes the bird or the removed object, not the photograph
+        assert max(other) < 0.05  # two pairs share no background, light or sensor noise
+    scenes = pd.read_csv(cub / "unpaired.csv")["scene"]
+    assert scenes.nunique() > 0.8 * len(scenes)
+
+
+def test_unpaired_tables_describe_the_scene(cub, coco):
+    from kit.data.toy_birds import PERCHES
+
+    cub_scenes = pd.read_csv(cub / "unpaired.csv")["scene"]
+    assert all(any(p in s.split("; ") for p in PERCHES.values()) for s in cub_scenes)
+    coco_scenes = pd.read_csv(coco / "unpaired.csv")["scene"]
+    assert coco_scenes.str.match(r"^(on|in) ").all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_a_bird_edit_changes_the_bird_and_nothing_else(seed):
+    from kit.data.toy_birds import SIZES, _spec, extent, render_bird, sample_birds
+
+    rng = np.random.default_rng(seed)
+    _, values, [nuis] = sample_birds(1, rng, 20, 0.15)
+    size = 96
+    x0, y0, x1, y1 = extent(nuis, max(SIZES.values()) * nuis["zoom"])
+    assert x0 >= 0 and y0 >= 0.05 and x1 <= 1 and y1 <= 1  # the bird stays in the frame, clear of the top rows
+    allowed = np.zeros((size, size), dtype=bool)
+    allowed[max(0, int(y0 * size) - 2):int(y1 * size) + 3, max(0, int(x0 * size) - 2):int(x1 * size) + 3] = True
+    def draw(v):  # as the benchmark draws it: twice the size, reduced
+        return np.asarray(render_bird(_spec(v, nuis), 2 * size).reduce(2), dtype=np.int16)
+
+    a = draw(values[0])
+    for f, fam in enumerate(FAMILIES):
+        edit = values[0].copy()
+        edit[f] = (edit[f] + 1 + rng.integers(len(FAMILIES[fam]) - 1)) % len(FAMILIES[fam])
+        z = draw(edit)
+        changed = (a != z).any(-1)
+        assert changed.any(), f"the {fam} edit is invisible"
+        assert not (changed & ~allowed).any(), f"the {fam} edit changed pixels outside the bird"

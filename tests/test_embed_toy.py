@@ -52,6 +52,26 @@ def test_captions_come_from_the_attribute_names():
     assert [sorted(c[prefix:].split(", ")) for c in shuffled] == [sorted(c[prefix:].split(", ")) for c in caps]
 
 
+def test_captions_describe_the_scene_as_web_captions_do():
+    assert tt.caption(["has_wing_color::blue"], "a bird with", ["in a park", "warm light"]) == \
+        "a bird with wing color blue, in a park, warm light"
+    assert tt.split_scene("in a park; warm light") == ["in a park", "warm light"]
+    assert tt.split_scene("") == [] and tt.split_scene(float("nan")) == []
+    table, _ = shapes_table(40, seed=0)
+    scenes = [["on grass", "close up", "warm light"]] * 40
+    full = tt.captions(table, scenes=scenes)
+    assert all(c.endswith(", on grass, close up, warm light") for c in full)
+    none = tt.captions(table, rng=np.random.default_rng(0), scenes=scenes, scene_captions=0.0)
+    assert not any("grass" in c for c in none)
+    every = tt.captions(table, rng=np.random.default_rng(0), scenes=scenes, scene_captions=1.0, scene_keep=1.0)
+    assert [tt.caption_key(c, "a bird with") for c in every] == [tt.caption_key(c, "a bird with") for c in full]
+    some = tt.captions(table, rng=np.random.default_rng(0), scenes=scenes, scene_captions=1.0, scene_keep=0.5)
+    kept = [len(tt.caption_key(c, "a bird with") & {"on grass", "close up", "warm light"}) for c in some]
+    assert 0 < np.mean(kept) < 3  # each phrase kept or dropped per caption
+    with pytest.raises(Exception, match="scene descriptions"):
+        tt.captions(table, scenes=scenes[:3])
+
+
 def test_tokenizer_marks_unknown_words_and_truncates():
     model = ToyCLIP(replace(TINY, vocab=("blue", "bird")))
     tok = model.tokenize(["a blue bird", "Blue!", " ".join(["bird"] * 40)])
@@ -71,12 +91,15 @@ def shapes():
 
 def test_training_is_reproducible_and_seed_dependent(shapes):
     table, px = shapes
+    scenes = [["indoors"] if i % 2 else ["outdoors", "warm light"] for i in range(table.n_samples)]
     cfg = tt.ToyTrainConfig(epochs=1, batch_size=32, model=TINY, warmup_steps=2)
-    a = tt.train(table, cfg, pixels=px, log=None).state_dict()
-    b = tt.train(table, cfg, pixels=px, log=None).state_dict()
-    c = tt.train(table, replace(cfg, seed=1), pixels=px, log=None).state_dict()
+    a = tt.train(table, cfg, pixels=px, log=None, scenes=scenes).state_dict()
+    b = tt.train(table, cfg, pixels=px, log=None, scenes=scenes).state_dict()
+    c = tt.train(table, replace(cfg, seed=1), pixels=px, log=None, scenes=scenes).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+    with pytest.raises(ConfigError, match="scene_keep"):
+        tt.ToyTrainConfig(scene_keep=1.5)
 
 
 def test_training_learns_attributes_of_trivial_images(shapes):
@@ -113,13 +136,21 @@ def test_save_and_load_round_trip_and_bad_files(tmp_path, shapes):
 
 
 # ---- the shipped weights -------------------------------------------------------------------------------
+# Guards below what the shipped encoder measures on these held-out renders (600 images, render seed 12345;
+# probes fitted on 500, captions ranked among those of the other 100): birds AUROC 0.80, caption top-1 0.87
+# (0.33 with the captions of the attributes alone, among 89); scenes 0.77, 0.90 (0.56 among 91). The birds
+# and scenes vary in setting, pose, framing, occluders and light, so the attributes carry a small part of
+# what an image shows, and the encoder reads them less perfectly than in a world of plain backgrounds.
+AUROC_BIRDS, TOP1_BIRDS, CONCEPT_TOP1_BIRDS = 0.75, 0.7, 0.2
+AUROC_SCENES, TOP1_SCENES, CONCEPT_TOP1_SCENES = 0.7, 0.7, 0.4
 
 
-def _heldout(render, tmp_path_factory) -> "ConceptTable":
+def _heldout(render, tmp_path_factory) -> tuple["ConceptTable", list]:
+    """A held-out render's annotated images and, per image, its scene phrases."""
     from kit.data import load_toy_images
 
     folder = render(tmp_path_factory.mktemp("toy") / "b", n_pairs=1, n_images=600, seed=12345, workers=1)
-    return load_toy_images(folder)
+    return load_toy_images(folder), tt.read_scenes(folder)
 
 
 @pytest.fixture(scope="module")
@@ -146,23 +177,30 @@ def test_shipped_weights_have_a_matching_provenance_record():
     assert enc.dim == record["train_config"]["model"]["embed_dim"] and enc.supports_text
 
 
-def _probe_and_captions(table, subject):
+def _probe_and_captions(heldout, subject):
+    """Held-out probe AUROC (mean over concepts) and caption top-1 among the distinct captions of 100 images,
+    with the scene phrases (as trained) and of the concepts alone; and the number of distinct captions."""
+    table, scene = heldout
     enc = ke.load_encoder("toy", device="cpu")
     X = ke.embed_images(table.images, enc, device="cpu", num_workers=0, progress=False).X
     auroc = float(np.nanmean(tt.probe_auroc(X[:500], table.Y[:500], X[500:], table.Y[500:])))
     test = table.select(np.arange(500, 600))
-    texts = tt.captions(test, subject)
-    unique = sorted(set(texts))
-    top1 = tt.caption_top1(X[500:], texts, ke.embed_texts(unique, enc, device="cpu"), unique)
-    return auroc, top1, len(unique)
+    out = [auroc]
+    for scenes in (scene[500:], None):
+        texts = tt.captions(test, subject, scenes=scenes)
+        unique = sorted(set(texts))
+        out += [tt.caption_top1(X[500:], texts, ke.embed_texts(unique, enc, device="cpu"), unique), len(unique)]
+    return tuple(out)
 
 
 def test_shipped_encoder_detects_bird_attributes_and_ranks_their_captions(birds):
-    auroc, top1, n_captions = _probe_and_captions(birds, "a bird with")
-    assert auroc >= 0.9  # linear probe, mean over the 62 attributes, held-out images
-    assert top1 > 0.5 and n_captions > 50  # own caption first among the distinct captions of 100 images
+    auroc, top1, n_captions, concept_top1, n_concept = _probe_and_captions(birds, "a bird with")
+    assert auroc >= AUROC_BIRDS  # linear probe, mean over the 62 attributes, held-out images
+    assert top1 > TOP1_BIRDS and n_captions > 90  # own caption (concepts and scene) first among 100 images
+    assert concept_top1 > CONCEPT_TOP1_BIRDS and n_concept > 50  # and with the captions of the concepts alone
 
 
 def test_shipped_encoder_also_knows_the_toy_scenes(scenes):
-    auroc, top1, n_captions = _probe_and_captions(scenes, "a scene with")
-    assert auroc >= 0.75 and top1 > 0.5 and n_captions > 50
+    auroc, top1, n_captions, concept_top1, n_concept = _probe_and_captions(scenes, "a scene with")
+    assert auroc >= AUROC_SCENES and top1 > TOP1_SCENES and n_captions > 90
+    assert concept_top1 > CONCEPT_TOP1_SCENES and n_concept > 50
