@@ -283,17 +283,25 @@ def test_sparse_probing_planted_and_invariances(w, saes):
     single = [c for c, k in enumerate(w.kinds) if k != "split"]
     good = M.sparse_probing(saes["good"][1], w.Y[:, single])
     bad = M.sparse_probing(saes["bad"][1], w.Y[:, single])
-    assert np.nanmin(good.accuracy[:, 0]) > 0.97  # one latent is the concept
+    # one latent is the concept; SAEBench's L2 penalty on the raw values costs a few points of accuracy
+    assert np.nanmin(good.accuracy[:, 0]) > 0.9 and np.nanmean(good.accuracy[:, 0]) > 0.97
+    standardised = M.sparse_probing(saes["good"][1], w.Y[:, single], M.SparseProbingConfig(standardize=True))
+    assert np.nanmin(standardised.accuracy[:, 0]) > 0.97
     truth = [w.concept_atoms[c][0] for c in single]
     assert np.array_equal(good.latents[:, 0], truth)
     assert good.headline()["sparse_probing_k1"] > bad.headline()["sparse_probing_k1"] + 0.15
-    assert (np.diff(bad.accuracy, axis=1) > -0.03).all()  # more latents hardly ever hurt
+    assert (np.diff(bad.accuracy, axis=1) > -0.05).all()  # more latents hardly ever hurt
     Z = saes["bad"][1]
     perm = np.random.default_rng(0).permutation(Z.shape[1])
-    # the mean-difference ranking is invariant to permuting latents and to one common scale (not per latent)
-    again = M.sparse_probing(3.0 * Z[:, perm], w.Y[:, single])
-    np.testing.assert_allclose(again.accuracy, bad.accuracy, atol=0.01)
+    # invariant to permuting latents; to one common scale only with standardised features (the raw fit's
+    # penalty is not scale-free), while the ranking is
+    again = M.sparse_probing(Z[:, perm], w.Y[:, single])
+    np.testing.assert_allclose(again.accuracy, bad.accuracy, atol=1e-6)
     np.testing.assert_array_equal(perm[again.latents], bad.latents)
+    cfg = M.SparseProbingConfig(standardize=True)
+    np.testing.assert_allclose(M.sparse_probing(3.0 * Z, w.Y[:, single], cfg).accuracy,
+                               M.sparse_probing(Z, w.Y[:, single], cfg).accuracy, atol=0.01)
+    np.testing.assert_array_equal(M.sparse_probing(3.0 * Z, w.Y[:, single]).latents, bad.latents)
     with pytest.raises(ConfigError, match="asks for 50 latents"):
         M.sparse_probing(Z, w.Y, M.SparseProbingConfig(ks=(1, 50)))
 

@@ -51,6 +51,46 @@ def balanced_weights(Y: np.ndarray) -> np.ndarray:
     return np.where(Y, wp, wn).astype(np.float32)
 
 
+def balanced_sets(Y: np.ndarray, seed: Any) -> np.ndarray:
+    """float32[N, C] of 0/1: per concept, SAEBench's balanced probe set among the N rows: every positive and as
+    many negatives drawn at random without replacement (``prepare_probe_data``). SAEBench's classes exclude
+    each other and its negatives are drawn evenly from the other classes; concept labels overlap, so the
+    negatives are drawn from all rows lacking the concept. With fewer negatives than positives, the positives
+    are drawn down to the negatives' count. Concept c's draw is seeded by ``[seed…, c]`` alone."""
+    Y = Y.astype(bool)
+    out = np.zeros(Y.shape, dtype=np.float32)
+    base = list(np.atleast_1d(seed))
+    for c in range(Y.shape[1]):
+        pos, neg = np.flatnonzero(Y[:, c]), np.flatnonzero(~Y[:, c])
+        m = min(pos.size, neg.size)
+        if m == 0:
+            continue
+        rng = np.random.default_rng([*base, c])
+        out[pos if pos.size == m else rng.choice(pos, m, replace=False), c] = 1
+        out[rng.choice(neg, m, replace=False), c] = 1
+    return out
+
+
+def weighted_accuracy(pred: np.ndarray, Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """float[C]: ``Σ w·[pred = y] / Σ w`` per concept — plain accuracy on a 0/1 set (:func:`balanced_sets`),
+    balanced accuracy with :func:`balanced_weights`; NaN where a class is missing."""
+    Y = Y.astype(bool)
+    wsum = W.sum(0)
+    has = ((W * Y).sum(0) > 0) & ((W * ~Y).sum(0) > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = (W * (pred == Y)).sum(0) / wsum
+    return np.where(has, acc, np.nan)
+
+
+def top_effects(effects: np.ndarray, n: int) -> np.ndarray:
+    """int[k]: the latents SAEBench ablates (``select_top_n_features``): the ``n`` largest effects, ties to the
+    lowest index, but no more than the effects that are non-zero (NaN counts as zero). As in SAEBench, the
+    count caps a ranking of all effects, so when fewer than n are positive a zero may rank above a negative."""
+    e = np.nan_to_num(np.asarray(effects, dtype=np.float64), nan=0.0)
+    k = min(int(n), int(np.count_nonzero(e)))
+    return np.argsort(-e, kind="stable")[:k]
+
+
 def balanced_accuracy(pred: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """float[C]: mean of true-positive and true-negative rates of ``pred, Y: bool[N, C]``
     (NaN where a class is missing)."""

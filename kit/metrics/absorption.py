@@ -1,17 +1,33 @@
-"""Feature absorption in the SAEBench manner (Chanin et al., "A is for Absorption"), for concept
-hierarchies: each family (``has_wing_color``) plays the part of "first letter", its values the letters.
+"""Feature absorption as in SAEBench (Chanin et al., "A is for Absorption"; SAEBench's ``absorption`` eval), for
+concept hierarchies: each family (``has_wing_color``) plays the part of "first letter", its values the letters.
 
-Per value concept c of a family with ≥ 2 values:
+Per value concept c of a family with ≥ 2 values, on a seeded train/test split:
 
-1. a ground-truth probe on the embeddings (skipped if its test F1 < ``min_probe_f1``); u_c its unit weight;
-2. the main latents: k-sparse probes on the latents ranked by mean difference, k grown from 1 while the
-   test F1 jumps by more than ``f1_jump_threshold`` (up to ``max_k``);
+1. a ground-truth probe on the embeddings; c is evaluated only if its test F1 exceeds ``min_probe_f1``;
+   u_c is its unit weight;
+2. the main latents: SAEBench's L1-regularised probe on all latents (:func:`kit.metrics.probes.fit_l1_probes`,
+   fitted to convergence where SAEBench runs 50 epochs of Adam) ranks them by weight (signed: latents that
+   predict the concept); a k-sparse logistic regression
+   (sklearn's ``LogisticRegression(max_iter=500, class_weight="balanced")`` on the raw values) is fitted on the
+   top k, for k = 1, 2, …; the main latents are the top k of the last k whose test F1 beat the previous one by
+   more than ``f1_jump_threshold`` (k = 1 always counts), up to ``max_k``;
 3. on the test samples that show c and that the probe detects, each latent's projection onto the probe
-   direction, ``z_l · (W_dec[l] · u_c)``:
-   - full absorption: no main latent fires, and one latent whose atom has cosine ≥ ``probe_cos_threshold``
-     with u_c projects at least ``projection_threshold`` × the embedding's own projection ``x · u_c``;
-   - absorption fraction: the share of the positive projection of such aligned non-main latents in the
-     positive projection of those and the main latents.
+   direction ``z_l · cos(W_dec[l], u_c)`` (activation × cosine) and the embedding's own ``x · u_c``:
+   - full absorption: every main latent is silent (activation < 1e-8), the latent that projects most has
+     cosine ≥ ``probe_cos_threshold`` (0.025) with u_c, ``x · u_c > 0``, and that latent's projection is at
+     least ``projection_threshold`` (0.4) × ``x · u_c``;
+   - absorption fraction: the absorbers are the non-main latents with cosine ≥ ``fraction_cos_threshold``
+     (0.1) and a positive projection, at most ``max_absorbing_latents`` (3) of them, the largest; with M the
+     main latents' summed projection and A the absorbers': 0 if ``M ≥ x·u_c`` or ``A < 0.4 · x·u_c``; else 1 if
+     ``M ≤ 0``; else ``a / (a + M)`` with ``a = min(A, x·u_c − M)``.
+   Both are averaged over the samples, per concept.
+
+Where the kit differs: inputs are codes of embeddings (no language model, no prompt); the ground-truth probe
+is an L2 logistic regression with class-balanced weights, fitted by L-BFGS (SAEBench trains its letter probes
+by Adam on language-model activations); a sample whose ``x · u_c`` is 0 is not absorbed (SAEBench divides by
+it); concepts are scored whenever at least ``min_concepts`` (default 1) pass the probe's F1 (SAEBench refuses
+an SAE on which fewer than 20 letters pass). ``main_latents="mean_difference"`` ranks the latents by their
+mean difference instead (the kit's former choice).
 """
 
 from __future__ import annotations
@@ -24,20 +40,34 @@ import numpy as np
 from kit.errors import ConfigError, DataError
 from kit.metrics._common import (ResultMixin, balanced_weights, bools, check_dims, check_rows, codes_for, decoder,
                                  floats, nanmean, split_indices)
-from kit.metrics.probes import fit_probes
+from kit.metrics.probes import fit_l1_probes, fit_probes
 from kit.metrics.sparse_probing import mean_difference
+
+MAIN_LATENTS = ("l1_probe", "mean_difference")
+EPS = 1e-8  # SAEBench's "does not fire"
 
 
 @dataclass(frozen=True)
 class AbsorptionConfig:
-    """SAEBench's settings: f1_jump_threshold 0.03, max_k 10, min_probe_f1 0.6, seed 42, and its absorption
-    calculator's probe_cos_threshold 0.025 and projection_threshold 0.4."""
+    """SAEBench's settings: f1_jump_threshold 0.03, max_k 10, min_probe_f1 0.6, seed 42; its absorption
+    calculator's probe_cos_threshold 0.025 (full absorption), fraction_cos_threshold 0.1 (absorption
+    fraction), projection_threshold 0.4 (both), max_absorbing_latents 3 (fraction); its k-sparse probing's
+    L1 probe (l1_decay 0.01; fitted to convergence, at most l1_max_iter steps) and the k-sparse probes'
+    sparse_max_iter 500. main_latents: ``"l1_probe"`` (SAEBench) or ``"mean_difference"``; min_concepts:
+    fewest concepts passing min_probe_f1 for any score (SAEBench: 20 letters)."""
 
     f1_jump_threshold: float = 0.03
     max_k: int = 10
     min_probe_f1: float = 0.6
     probe_cos_threshold: float = 0.025
+    fraction_cos_threshold: float = 0.1
     projection_threshold: float = 0.4
+    max_absorbing_latents: int = 3
+    main_latents: str = "l1_probe"
+    l1_decay: float = 0.01
+    l1_max_iter: int = 2000
+    sparse_max_iter: int = 500
+    min_concepts: int = 1
     test_fraction: float = 0.2
     seed: int = 42
     inverse_reg: float = 1.0
@@ -47,6 +77,11 @@ class AbsorptionConfig:
     def __post_init__(self) -> None:
         if self.max_k < 1:
             raise ConfigError(f"AbsorptionConfig.max_k must be ≥ 1, got {self.max_k}")
+        if self.main_latents not in MAIN_LATENTS:
+            raise ConfigError(f"AbsorptionConfig.main_latents must be one of {MAIN_LATENTS}, "
+                              f"got {self.main_latents!r}")
+        if self.max_absorbing_latents < 1:
+            raise ConfigError(f"AbsorptionConfig.max_absorbing_latents must be ≥ 1, got {self.max_absorbing_latents}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,20 +105,29 @@ class AbsorptionResult(ResultMixin):
 
 
 def _f1(pred: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """float[C] F1 of ``pred, Y: bool[N, C]``."""
+    """float[C] F1 of ``pred, Y: bool[N, C]`` (0 where nothing is predicted nor present, as sklearn's
+    ``f1_score`` with its warning)."""
     tp = (pred & Y).sum(0)
     denom = pred.sum(0) + Y.sum(0)
-    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), np.nan)
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
 
 
 _CHUNK = 32  # concepts whose k-sparse probes are fitted together
 
 
-def _n_main(Z: np.ndarray, Ytr: np.ndarray, Yte: np.ndarray, ranked: np.ndarray, train: np.ndarray,
-            test: np.ndarray, cfg: AbsorptionConfig) -> np.ndarray:
-    """int[C]: how many of the ranked latents (int[C, K]) are main latents: k grows from 1 while the test
-    F1 of the k-sparse probe jumps by more than the threshold. All C × K probes are fitted at once, the
-    probe of size k seeing the first k ranked latents and zeros in the other columns."""
+def n_main(f1k: np.ndarray, threshold: float) -> np.ndarray:
+    """int[C]: from the test F1 of the k-sparse probes ``f1k: float[C, K]`` (k = 1…K), how many ranked latents
+    are main latents: SAEBench's loop — k counts while its F1 beats the last counted one by more than
+    ``threshold`` (k = 1 always counts), and stops at the first k that does not."""
+    jumps = f1k[:, 1:] > f1k[:, :-1] + threshold  # [C, K-1], compared as SAEBench compares
+    stop = np.concatenate([~jumps, np.ones((f1k.shape[0], 1), dtype=bool)], axis=1)
+    return 1 + np.argmax(stop, axis=1)
+
+
+def _sparse_f1(Z: np.ndarray, Ytr: np.ndarray, Yte: np.ndarray, ranked: np.ndarray, train: np.ndarray,
+               test: np.ndarray, cfg: AbsorptionConfig) -> np.ndarray:
+    """float[C, K]: test F1 of the k-sparse probes on the first k ranked latents (int[C, K]). All C × K probes
+    are fitted at once, the probe of size k seeing the first k ranked latents and zeros in the other columns."""
     K = ranked.shape[1]
     pad = np.tril(np.ones((K, K), dtype=np.float32))  # row k-1 keeps the first k columns
 
@@ -92,10 +136,46 @@ def _n_main(Z: np.ndarray, Ytr: np.ndarray, Yte: np.ndarray, ranked: np.ndarray,
         return np.ascontiguousarray((F[:, :, None, :] * pad[None, None]).reshape(len(rows), -1, K).transpose(1, 0, 2))
 
     Yk = np.repeat(Ytr, K, axis=1)
-    sparse = fit_probes(feats(train), Yk, balanced_weights(Yk), cfg.inverse_reg, device=cfg.device)
-    f1k = _f1(sparse.logits(feats(test)) > 0, np.repeat(Yte, K, axis=1)).reshape(-1, K)
-    jumps = np.diff(np.nan_to_num(f1k), axis=1) > cfg.f1_jump_threshold  # [C, K-1]
-    return 1 + np.where(jumps.all(1), K - 1, np.argmin(jumps, axis=1))
+    sparse = fit_probes(feats(train), Yk, balanced_weights(Yk), cfg.inverse_reg, max_iter=cfg.sparse_max_iter,
+                        device=cfg.device, standardize=False)
+    return _f1(sparse.logits(feats(test)) > 0, np.repeat(Yte, K, axis=1)).reshape(-1, K)
+
+
+def main_ranking(Z: np.ndarray, Y: np.ndarray, cfg: AbsorptionConfig, K: int) -> np.ndarray:
+    """int[C, K]: per concept the K latents the k-sparse probes draw from, best first (ties to the lowest index):
+    the largest weights of SAEBench's L1 probe, or the largest mean differences."""
+    if cfg.main_latents == "l1_probe":
+        probe = fit_l1_probes(Z, Y, cfg.l1_decay, cfg.l1_max_iter)
+        score = probe.coef.astype(np.float64)
+    else:
+        score = np.nan_to_num(mean_difference(Z, Y), nan=-np.inf)
+    return np.argsort(-score, axis=1, kind="stable")[:, :K]
+
+
+def sample_absorption(z: np.ndarray, x_proj: np.ndarray, cos: np.ndarray, main: np.ndarray,
+                      cfg: AbsorptionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, SAEBench's (full absorption: bool, absorption fraction: float).
+
+    z: float[S, D] the samples' codes; x_proj: float[S] their embeddings' projection on the probe direction;
+    cos: float[D] each atom's cosine with it; main: int[m] the main latents."""
+    proj = z * cos[None, :]  # activation × cosine
+    rows = np.arange(z.shape[0])
+    top = proj.argmax(axis=1)  # the latent that projects most (ties: the lowest index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        full = ((z[:, main] < EPS).all(axis=1) & (cos[top] >= cfg.probe_cos_threshold) & (x_proj > 0)
+                & (proj[rows, top] >= cfg.projection_threshold * x_proj))
+    m = proj[:, main].sum(axis=1)
+    cand = cos >= cfg.fraction_cos_threshold
+    cand[main] = False
+    absorbers = np.where(cand[None, :] & (proj > 0), proj, 0.0)
+    k = min(cfg.max_absorbing_latents, absorbers.shape[1])
+    a_total = np.partition(absorbers, absorbers.shape[1] - k, axis=1)[:, absorbers.shape[1] - k:].sum(axis=1)
+    a = np.minimum(a_total, x_proj - m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mixed = np.clip(a / (a + m), 0.0, 1.0)
+    frac = np.where((x_proj <= 0) | (m >= x_proj) | (a_total < cfg.projection_threshold * x_proj), 0.0,
+                    np.where(m <= 0, 1.0, mixed))
+    return full, frac
 
 
 def absorption(X: np.ndarray, Y: np.ndarray, sae: Any, groups: Sequence[str], Z: np.ndarray | None = None,
@@ -121,33 +201,26 @@ def absorption(X: np.ndarray, Y: np.ndarray, sae: Any, groups: Sequence[str], Z:
     Ytr, Yte = Y[train][:, concepts], Y[test][:, concepts]
     probes = fit_probes(X[train], Ytr, balanced_weights(Ytr), cfg.inverse_reg, device=cfg.device)
     detect = probes.logits(X[test]) > 0
-    probe_f1 = _f1(detect, Yte)
+    probe_f1 = np.where((Yte.sum(0) > 0), _f1(detect, Yte), np.nan)
     K = min(cfg.max_k, Z.shape[1])
-    ranked = np.argsort(-np.nan_to_num(mean_difference(Z[train], Ytr), nan=-np.inf), axis=1, kind="stable")[:, :K]
-    n_main = np.concatenate([_n_main(Z, Ytr[:, s:s + _CHUNK], Yte[:, s:s + _CHUNK], ranked[s:s + _CHUNK],
-                                     train, test, cfg) for s in range(0, len(concepts), _CHUNK)])
+    ranked = main_ranking(Z[train], Ytr, cfg, K)
+    f1k = np.concatenate([_sparse_f1(Z, Ytr[:, s:s + _CHUNK], Yte[:, s:s + _CHUNK], ranked[s:s + _CHUNK], train,
+                                     test, cfg) for s in range(0, len(concepts), _CHUNK)])
+    mains_n = n_main(f1k, cfg.f1_jump_threshold)
     u = probes.coef / np.linalg.norm(probes.coef, axis=1, keepdims=True).clip(1e-12)  # [C', d]
     atom_cos = (W_dec / np.linalg.norm(W_dec, axis=1, keepdims=True).clip(1e-12)) @ u.T  # [D, C']
-    proj_atoms = W_dec @ u.T  # [D, C']
     full = np.full(C, np.nan)
     frac = np.full(C, np.nan)
     mains: list[list[int]] = [[] for _ in range(C)]
+    passing = probe_f1 > cfg.min_probe_f1
     for i, c in enumerate(concepts):
-        main = ranked[i, :n_main[i]]
+        main = ranked[i, :mains_n[i]]
         mains[c] = [int(j) for j in main]
         tp = test[Yte[:, i] & detect[:, i]]
-        if not probe_f1[i] >= cfg.min_probe_f1 or tp.size == 0:
+        if not passing[i] or tp.size == 0 or passing.sum() < cfg.min_concepts:
             continue
-        proj = Z[tp] * proj_atoms[:, i]  # [n_tp, D]
-        aligned = atom_cos[:, i] >= cfg.probe_cos_threshold
-        aligned[main] = False
-        main_off = (Z[tp][:, main] <= 0).all(1)
-        x_proj = X[tp] @ u[i]
-        absorbing = (proj * aligned).max(1) >= cfg.projection_threshold * np.maximum(x_proj, 0)
-        full[c] = np.mean(main_off & absorbing & (x_proj > 0))
-        a = np.clip(proj * aligned, 0, None).sum(1)
-        m = np.clip(proj[:, main], 0, None).sum(1)
-        frac[c] = np.mean(np.where(a + m > 0, a / np.maximum(a + m, 1e-12), 0.0))
+        f, a = sample_absorption(Z[tp], X[tp] @ u[i], atom_cos[:, i], main, cfg)
+        full[c], frac[c] = f.mean(), a.mean()
     f1_all = np.full(C, np.nan)
     f1_all[concepts] = probe_f1
     return AbsorptionResult(full_absorption=full, absorption_fraction=frac, probe_f1=f1_all,

@@ -1,10 +1,12 @@
-"""Targeted concept erasure: TPP and SCR/SHIFT (Karvonen et al., "Evaluating Sparse Autoencoders on
-Targeted Concept Erasure Tasks"; SAEBench), adapted to concept labels.
+"""Targeted concept erasure as in SAEBench: TPP and SCR/SHIFT (Karvonen et al., "Evaluating Sparse Autoencoders
+on Targeted Concept Erasure Tasks"; SAEBench's ``scr_and_tpp`` eval), adapted to concept labels.
 
-Linear probes are trained on the embeddings. The latents of a concept are those with the largest
-attribution ``(mean activation on positives − on negatives) × (probe weight · decoder atom)`` on the
-training split. A set L of latents is ablated keeping the SAE's error term, so that the edited
-embedding is ``x' = x − Σ_{l∈L} z_l · W_dec[l]``; its effect on probe j's logit is therefore
+Linear probes are trained on the embeddings. A latent's effect on a concept's probe is SAEBench's
+``(mean activation on positives − on negatives) × (probe weight · decoder atom)`` on the training split; TPP
+keeps only latents more active on the positive class (the mean difference clipped at 0), SCR takes the
+absolute effect. The latents ablated at n are the n largest effects, but no more than there are non-zero
+effects (:func:`kit.metrics._common.top_effects`). A set L of latents is ablated keeping the SAE's error term,
+so that the edited embedding is ``x' = x − Σ_{l∈L} z_l · W_dec[l]``; its effect on probe j's logit is therefore
 ``− Σ_{l∈L} z_l · (W_dec[l] · w_j)``, one matrix product for all probes.
 
 - TPP, over groups of similar concepts (the values of one family): ablating concept i's latents should
@@ -14,6 +16,15 @@ embedding is ``x' = x − Σ_{l∈L} z_l · W_dec[l]``; its effect on probe j's 
   ((task, spurious) ∈ {(1,1), (0,0)}) is tested on a balanced set; ablating the spurious concept's
   latents should recover the accuracy of an unbiased ("oracle") probe:
   SCR = (A_ablated − A_biased) / (A_oracle − A_biased).
+
+Where the kit differs: the probes are L2 logistic regressions fitted by L-BFGS with class-balanced weights
+on the embeddings (SAEBench trains its probes by AdamW with an L1 penalty on mean-pooled language-model
+activations); accuracies are balanced accuracies over the whole test split (SAEBench: plain accuracy on a
+sampled balanced test set); TPP's groups are the values of one attribute family (SAEBench: the classes of
+one dataset); SCR is scored in both directions of each pair and is undefined (NaN) when the unbiased probe
+is not better than the biased one (SAEBench keeps one direction per dataset and scores a gap under 0.001 as 0).
+``tpp_positive_only=False``, ``scr_absolute=False`` rank by the signed effect (the kit's former ranking, now
+capped, like SAEBench's, at the non-zero effects).
 """
 
 from __future__ import annotations
@@ -25,7 +36,7 @@ import numpy as np
 
 from kit.errors import ConfigError, DataError
 from kit.metrics._common import (ResultMixin, balanced_accuracy, balanced_weights, bools, check_dims, check_rows,
-                                 codes_for, decoder, floats, nanmean, split_indices)
+                                 codes_for, decoder, floats, nanmean, split_indices, top_effects)
 from kit.metrics.probes import fit_probes
 from kit.metrics.sparse_probing import mean_difference
 
@@ -34,13 +45,18 @@ from kit.metrics.sparse_probing import mean_difference
 class ErasureConfig:
     """n_values: how many latents are ablated (SAEBench's 2 … 500); headline_n: the one reported as the
     headline (SAEBench's 20); test_fraction, seed: the split (SAEBench: 1000 of 5000, seed 42);
-    inverse_reg: the probes' sklearn-style C; batch_size/device: for encoding."""
+    inverse_reg: the probes' sklearn-style C; tpp_positive_only: TPP's effects use the mean difference
+    clipped at 0, so that only latents more active on the positive class are ablated (SAEBench), else the
+    signed difference; scr_absolute: SCR ranks by the absolute effect (SAEBench), else the signed one;
+    batch_size/device: for encoding."""
 
     n_values: tuple[int, ...] = (2, 5, 10, 20, 50, 100, 500)
     headline_n: int = 20
     test_fraction: float = 0.2
     seed: int = 42
     inverse_reg: float = 1.0
+    tpp_positive_only: bool = True
+    scr_absolute: bool = True
     batch_size: int = 4096
     device: str = "auto"
 
@@ -51,11 +67,21 @@ class ErasureConfig:
             raise ConfigError(f"ErasureConfig.headline_n={self.headline_n} is not among n_values {self.n_values}")
 
 
-def attribution(Z: np.ndarray, Y: np.ndarray, W: np.ndarray, W_dec: np.ndarray) -> np.ndarray:
-    """float[C, D]: mean difference of each latent for each concept × (probe weight · decoder atom).
+def attribution(Z: np.ndarray, Y: np.ndarray, W: np.ndarray, W_dec: np.ndarray,
+                positive_only: bool = False) -> np.ndarray:
+    """float[C, D]: mean difference of each latent for each concept (clipped at 0 with ``positive_only``)
+    × (probe weight · decoder atom).
 
     Z: float[N, D]; Y: bool[N, C]; W: float[C, d] probe weights; W_dec: float[D, d]."""
-    return np.nan_to_num(mean_difference(Z, Y)) * (W @ W_dec.T)
+    diff = np.nan_to_num(mean_difference(Z, Y))
+    if positive_only:
+        diff = np.maximum(diff, 0)
+    return diff * (W @ W_dec.T)
+
+
+def ablation_order(effects: np.ndarray, n: int) -> list[np.ndarray]:
+    """Per row of ``effects: float[C, D]``, the latents ablated for up to ``n`` (:func:`top_effects`)."""
+    return [top_effects(e, n) for e in effects]
 
 
 def _ablation_effect(Z: np.ndarray, latents: np.ndarray, M: np.ndarray, n_values: Sequence[int]) -> np.ndarray:
@@ -121,9 +147,8 @@ def tpp(X: np.ndarray, Y: np.ndarray, sae: Any, groups: Sequence[Sequence[int]] 
     Z = codes_for(sae, X, Z, cfg.batch_size, cfg.device)
     train, test = split_indices(n, cfg.test_fraction, cfg.seed)
     probes = _probes(X[train], Y[train], cfg)
-    attr = attribution(Z[train], Y[train], probes.coef, W_dec)
-    L = min(max(cfg.n_values), Z.shape[1])
-    ranked = np.argsort(-attr, axis=1, kind="stable")[:, :L]
+    attr = attribution(Z[train], Y[train], probes.coef, W_dec, positive_only=cfg.tpp_positive_only)
+    ranked = ablation_order(attr, max(cfg.n_values))
     M = W_dec @ probes.coef.T  # [D, C]
     base_logits = probes.logits(X[test])
     Yt = Y[test]
@@ -236,7 +261,7 @@ def scr(X: np.ndarray, Y: np.ndarray, sae: Any, pairs: Sequence[tuple[int, int]]
         probe_b = _probes(X[biased], yt[biased, None], cfg)
         fair_probes = _probes(X[fair], lab[fair], cfg)  # [task, spurious] probes on the balanced set
         attr = attribution(Z[fair], ys[fair, None], fair_probes.coef[1:], W_dec)[0]
-        ranked = np.argsort(-attr, kind="stable")[:min(max(cfg.n_values), Z.shape[1])]
+        ranked = top_effects(np.abs(attr) if cfg.scr_absolute else attr, max(cfg.n_values))
         logits = probe_b.logits(X[held])
         y_held = yt[held, None]
         base[p] = balanced_accuracy(logits > 0, y_held)[0]

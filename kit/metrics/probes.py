@@ -1,9 +1,11 @@
-"""Linear probes: many independent L2-regularised logistic regressions fitted at once.
+"""Linear probes: many independent L2-regularised logistic regressions fitted at once, and SAEBench's
+L1-regularised probe on all latents (absorption's choice of main latents).
 
-The objective of each task c matches sklearn's ``LogisticRegression(C=inverse_reg)`` on standardised
-features: ``Σ_n w_nc · log-loss_nc + ‖β_c‖² / (2·inverse_reg)`` (bias unpenalised). The tasks are
-separable, so one L-BFGS run on their sum fits them all; features are standardised per task inside
-(weighted mean and standard deviation) and the coefficients are mapped back to the raw features.
+The objective of each task c matches sklearn's ``LogisticRegression(C=inverse_reg)``:
+``Σ_n w_nc · log-loss_nc + ‖β_c‖² / (2·inverse_reg)`` (bias unpenalised), on the raw features or, with
+``standardize=True``, on features standardised per task (weighted mean and standard deviation; the
+coefficients are mapped back to the raw features). The tasks are separable, so one L-BFGS run on their sum
+fits them all.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ class Probes:
 
 
 def fit_probes(F: np.ndarray, Y: np.ndarray, weights: np.ndarray, inverse_reg: float = 1.0,
-               max_iter: int = 100, tolerance: float = 1e-5, device: str = "auto") -> Probes:
+               max_iter: int = 100, tolerance: float = 1e-5, device: str = "auto",
+               standardize: bool = True) -> Probes:
     """Fit one logistic regression per task.
 
     F: float[N, p] shared features, or float[C, N, p] per-task features; Y: bool[N, C];
     weights: float[N, C] sample weights (0 leaves a sample out of a task); max_iter, tolerance: L-BFGS's
-    iteration cap and gradient tolerance (on the objective divided by N).
+    iteration cap and gradient tolerance (on the objective divided by N); standardize: penalise the
+    coefficients of per-task standardised features (True) or of the raw features, as sklearn does (False).
     """
     import torch
 
@@ -59,6 +63,8 @@ def fit_probes(F: np.ndarray, Y: np.ndarray, weights: np.ndarray, inverse_reg: f
         var = torch.einsum("cnp,nc->cp", f.square(), w) / wsum[:, None] - mu.square()
     sd = var.clamp_min(0).sqrt()
     sd = torch.where(sd > 1e-6, sd, torch.ones_like(sd))
+    if not standardize:
+        mu, sd = torch.zeros_like(mu), torch.ones_like(sd)
     p = f.shape[-1]
     beta = torch.zeros(c, p, dtype=torch.float32, device=dev, requires_grad=True)
     bias = torch.zeros(c, dtype=torch.float32, device=dev, requires_grad=True)
@@ -84,3 +90,50 @@ def fit_probes(F: np.ndarray, Y: np.ndarray, weights: np.ndarray, inverse_reg: f
         b = beta / sd
         off = bias - (b * mu).sum(1)
     return Probes(coef=b.cpu().numpy().astype(np.float32), intercept=off.cpu().numpy().astype(np.float32))
+
+
+def fit_l1_probes(F: np.ndarray, Y: np.ndarray, l1_decay: float = 0.01, max_iter: int = 2000,
+                  tolerance: float = 1e-7) -> Probes:
+    """SAEBench's L1-regularised one-vs-rest probe on all features (its absorption eval's ``train_sparse_multi_probe``),
+    fitted to convergence: per task c, ``(1/N) Σ_n ℓ_nc + l1_decay · ‖w_c‖₁`` with ℓ the binary cross-entropy
+    with logits whose positives weigh negatives/positives (bias unpenalised). SAEBench minimises the same loss
+    by 50 epochs of Adam with a decaying learning rate (and a weight decay of 1e-6, left out here), which on
+    small sets stops far from the minimum; here FISTA (proximal gradient with momentum, step 1/L from the
+    features' largest singular value) runs until no weight moves by more than ``tolerance`` × the largest
+    weight, or ``max_iter`` steps. Deterministic (starts at zero).
+
+    F: float[N, p] (sparse rows are multiplied as a scipy CSR matrix); Y: bool[N, C].
+    """
+    import scipy.sparse as sp
+
+    n, c = Y.shape
+    F = np.asarray(F, dtype=np.float64)
+    A = sp.csr_matrix(F) if np.count_nonzero(F) <= 0.1 * F.size else F
+    y = Y.astype(np.float64)
+    pos = y.sum(0)
+    pw = (n - pos) / np.maximum(pos, 1)  # positives' weight per task
+    scale = y * pw + (1 - y)  # the loss weight of each (sample, task)
+    v = np.random.default_rng(0).standard_normal(F.shape[1] + 1)  # power iteration on [F, 1]ᵀ[F, 1]
+    for _ in range(50):
+        u = A @ v[:-1] + v[-1]
+        v = np.r_[A.T @ u, u.sum()]
+        v /= max(np.linalg.norm(v), 1e-300)
+    u = A @ v[:-1] + v[-1]
+    sigma2 = float(u @ u) * 1.01 + 1e-12
+    step = 4 * n / (np.maximum(pw, 1) * sigma2)  # 1/L per task: ℓ'' ≤ max(pw, 1)/4
+    w, b = np.zeros((F.shape[1], c)), np.zeros(c)
+    wy, by, t = w.copy(), b.copy(), 1.0
+    for _ in range(max_iter):
+        s = A @ wy + by
+        g = (1 / (1 + np.exp(-s)) * scale - y * pw) / n  # dℓ/ds
+        w_new = wy - step * (A.T @ g)
+        w_new = np.sign(w_new) * np.maximum(np.abs(w_new) - step * l1_decay, 0)  # the L1 prox
+        b_new = by - step * g.sum(0)
+        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        moved = np.abs(w_new - w).max(initial=0.0)
+        wy = w_new + (t - 1) / t_new * (w_new - w)
+        by = b_new + (t - 1) / t_new * (b_new - b)
+        w, b, t = w_new, b_new, t_new
+        if moved <= tolerance * max(np.abs(w).max(initial=0.0), 1e-12):
+            break
+    return Probes(coef=w.T.astype(np.float32), intercept=b.astype(np.float32))
