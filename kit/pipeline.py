@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kit import data, embed, sae
+from kit.data.render import RENDER_VERSION
 from kit.errors import ConfigError, DataError
 from kit.io import atomic_path, content_hash, remove_stale
 from kit.sae.config import make_config
@@ -84,8 +85,9 @@ class Prepared:
 
 
 def benchmark_folder(config: PipelineConfig, cache_dir: str | os.PathLike) -> Path:
-    """The folder of a toy benchmark, rendered on first use (cached by its parameters)."""
-    name = f"{config.benchmark}-p{config.n_pairs}-i{config.n_images}-s{config.seed}"
+    """The folder of a toy benchmark, rendered on first use (cached by its parameters and the render version,
+    so a cache written by an older renderer is not read as the current world)."""
+    name = f"{config.benchmark}-p{config.n_pairs}-i{config.n_images}-s{config.seed}-r{RENDER_VERSION}"
     folder = Path(cache_dir) / "benchmarks" / name
     remove_stale(folder.parent)  # renders an interrupted run left
     if not (folder / "metadata.csv").is_file():

@@ -211,13 +211,14 @@ def test_an_embedding_cache_entry_removes_its_dead_shards(tmp_path):
 
 
 def test_the_rendered_benchmarks_folder_is_cleaned(tmp_path):
+    from kit.data.render import RENDER_VERSION
     from kit.pipeline import PipelineConfig, benchmark_folder
 
     config = PipelineConfig()
     benchmarks = tmp_path / "benchmarks"
     benchmarks.mkdir()
     stale = _temporary(benchmarks, "toy-syncub-p1-i1-s0")
-    name = f"{config.benchmark}-p{config.n_pairs}-i{config.n_images}-s{config.seed}"
+    name = f"{config.benchmark}-p{config.n_pairs}-i{config.n_images}-s{config.seed}-r{RENDER_VERSION}"
     (benchmarks / name).mkdir()  # rendered already (rendering is slow)
     (benchmarks / name / "metadata.csv").write_text("")
     folder = benchmark_folder(config, tmp_path)
