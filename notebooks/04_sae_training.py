@@ -423,9 +423,9 @@ print(f"from_saelens (JumpReLU): same active latents: {np.array_equal(Z_imported
 #                            sae_id=f"relu l1={c['l1_coefficient']}").rows for c, s in zip(cfgs, runs)])
 # proxy_table_of(rows, index=("sae",))
 # ```
-# The coefficient trades sparsity for reconstruction, and not gently: in the offline default run L0 falls from
-# about a hundred active latents at 0.05 to about two at 5, while FVU rises from about 0.06 to about 1 — at the
-# largest coefficients the SAE is hardly better than predicting the mean embedding. Where a coefficient lands
+# The coefficient trades sparsity for reconstruction, and not gently: as it grows, L0 falls from dense codes
+# toward a handful of latents while FVU rises toward 1, where the SAE is hardly better than predicting the mean
+# embedding — the printed table shows how far each coefficient goes in your run. Where a coefficient lands
 # depends on the data's scale and on the training length, so comparing ReLU SAEs "at the same sparsity" means
 # searching the coefficient for each run. TopK {cite}`gao2024scaling` fixes L0 = k by construction: sparsity
 # becomes a setting rather than an outcome, and the loss is reconstruction alone (plus AuxK's auxiliary term).
@@ -456,14 +456,13 @@ print(f"from_saelens (JumpReLU): same active latents: {np.array_equal(Z_imported
 # distance = np.linalg.norm(X_test - X_train.mean(0), axis=1)
 # print(np.corrcoef(n_active, distance)[0, 1])
 # ```
-# In the offline default run the test images use between 3 and 15 latents (7.5 on average): 3 of the 600 use
-# fewer than 4 and none more than 16, and the number of active latents hardly correlates with the image's
-# distance from the mean training embedding (Pearson r ≈ 0.05). The threshold gives an image as many latents as
-# have a pre-activation above it. Trained without standardisation (`-p standardize=false`), the same SAE gives
-# 27 images fewer than 4 latents and 7 more than 16, and the count follows the distance (r ≈ 0.7): an unusual
-# image has large pre-activations and crosses the threshold with more latents. The SAE here standardises every
-# input first, so all images arrive with the same norm and what varies is how an image's direction spreads over
-# the dictionary.
+# The first line counts the images with fewer than $k/2$ and more than $2k$ active latents, the second says
+# whether the count follows the image's distance from the mean training embedding. The threshold gives an image
+# as many latents as have a pre-activation above it. Trained without standardisation (`-p standardize=false`),
+# an unusual image has large pre-activations and crosses the threshold with more latents, so the count tends to
+# follow the distance; the SAE here standardises every input first, so all images arrive with the same norm and
+# what varies is how an image's direction spreads over the dictionary. Run both and compare the two printed
+# correlations.
 # This adaptive budget is what BatchTopK was designed for {cite}`bussmann2024batchtopk`; it also means that L0
 # is no longer a constant and has to be reported as a mean.
 # ````

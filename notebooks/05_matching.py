@@ -512,10 +512,11 @@ print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")
 #     print(c, M.match_score(m, kk), M.match_score(m, kk, average="support"))
 # ```
 # The macro average gives every concept the same weight, so rare concepts count as much as frequent ones; the
-# support-weighted average is dominated by the frequent concepts. In the offline default run the support average
-# is a little lower for one-to-one matching (0.446 against 0.469) and a little higher for FBMP (0.667 against
-# 0.648): a frequent concept is spread over several sparse latents, which a single latent cannot cover and a
-# coalition can. The paper uses the macro average.
+# support-weighted average is dominated by the frequent concepts. Which of the two is higher depends on whether
+# the frequent concepts are matched better than the rare ones: a frequent concept is often spread over several
+# sparse latents, which a single latent cannot cover and a coalition can, so the support average tends to gain
+# more under FBMP than under one-to-one matching — the two printed pairs say whether it does in your run. The
+# paper uses the macro average.
 # ````
 #
 # **3.** Rerun the chapter with `beta = 0.25` and `budget = 5`, e.g.
