@@ -118,7 +118,7 @@ convergence
 sanity_config = EvalConfig(metrics="all", criteria=("one_to_one", "fbmp_b0.5"), budget=budget, n_boot=n_boot,
                            seed=seeds[0], device=device)
 table = sanity_check(sae, data, sanity_config)
-table = table[table.metric != "delta_match_score"]  # a difference of two roles, not a score of each
+table = table[~table.metric.isin(["delta_match_score", "delta_tapascore"])]  # differences of two roles
 table["panel"] = [panel_name(m, c, b) for m, c, b in zip(table.metric, table.criterion, table.budget)]
 wide = table.pivot(index="panel", columns="role", values="value")[list(saes)]
 wide[["verdict", "direction"]] = table.groupby("panel")[["verdict", "direction"]].first()
