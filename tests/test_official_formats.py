@@ -34,7 +34,7 @@ def test_the_official_cub_layout_loads(base):
 def test_coco_release_split_names_and_the_papers_protocol(base):
     assert (load_coco(base["coco"], "val2017").ids == load_coco(base["coco"], "val").ids).all()
     t = load_coco(base["coco"], "train+val")
-    assert len(t.names) == 80 and t.n_samples == 14
+    assert len(t.names) == 80 and t.n_samples == 14 and t.groups == t.names  # each category its own family
     assert (t.split[:8] == "train").all() and sorted(t.split[8:]) == ["test"] * 3 + ["val"] * 3
     assert (load_coco(base["coco"], "train+val").split == t.split).all()  # seeded
     with pytest.raises(ConfigError, match="COCO split must be one of"):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kit.data.layout import inside
+from kit.data.layout import families, inside
 from kit.errors import ConfigError, DataError
 from kit.io import read_json
 from kit.types import ConceptTable
@@ -125,7 +125,9 @@ def coco_instances(folder: str | os.PathLike, split: str) -> tuple[ConceptTable,
     np.add.at(counts, (rows, cols), 1)
     np.add.at(areas, (rows, cols), a_area)
     paths = inside(root / f"{split}2017", files, lambda i: f"{path}: image id {ids[i]}")
-    table = ConceptTable(names=names, Y=counts > 0, ids=ids, split=np.full(len(ids), split), images=paths)
+    # each category is its own family, as in the toy twin (kit.data.load_toy_images): breakdowns by family work
+    table = ConceptTable(names=names, Y=counts > 0, ids=ids, groups=families(names), split=np.full(len(ids), split),
+                         images=paths)
     return table, counts, areas
 
 
@@ -146,7 +148,7 @@ def load_coco(folder: str | os.PathLike, split: str, seed: int = 42) -> ConceptT
         raise DataError(f"{folder}: image id {shared[0]} is in both train2017 and val2017")
     half = np.full(len(val.ids), "test", dtype=object)
     half[np.random.default_rng(seed).permutation(len(val.ids))[: len(val.ids) // 2]] = "val"
-    return ConceptTable(names=train.names, Y=np.concatenate([train.Y, val.Y]),
+    return ConceptTable(names=train.names, Y=np.concatenate([train.Y, val.Y]), groups=train.groups,
                         ids=np.concatenate([train.ids, val.ids]),
                         split=np.concatenate([np.full(len(train.ids), "train", dtype=object), half]),
                         images=list(train.images) + list(val.images))
