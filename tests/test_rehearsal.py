@@ -109,7 +109,7 @@ def test_accelerate_two_processes_write_the_same_cache_byte_for_byte(world, tmp_
         pytest.skip("accelerate is not installed (pip install 'sae-concept-kit[extras]')")
     args = ["--benchmark", "syncub", "--encoder", TINY_CLIP, "--shard-size", "5", "--batch-size", "3",
             "--num-workers", "0"]
-    env = offline_env(world, OMP_NUM_THREADS="1")
+    env = offline_env(world, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # CPU processes, on a GPU machine too
     _run([sys.executable, "-m", "kit.embed", "-q", *args, "--cache-dir", str(tmp_path / "one")], env, timeout=300)
     # --multi_gpu is torchrun underneath and runs on CPUs too; `accelerate launch --cpu --num_processes 2` runs ONE
     # process (accelerate's simple launcher), so it would rehearse nothing
