@@ -65,7 +65,7 @@ class AbsorptionConfig:
     max_absorbing_latents: int = 3
     main_latents: str = "l1_probe"
     l1_decay: float = 0.01
-    l1_max_iter: int = 2000
+    l1_max_iter: int = 1000
     sparse_max_iter: int = 500
     min_concepts: int = 1
     test_fraction: float = 0.2
@@ -145,7 +145,7 @@ def main_ranking(Z: np.ndarray, Y: np.ndarray, cfg: AbsorptionConfig, K: int) ->
     """int[C, K]: per concept the K latents the k-sparse probes draw from, best first (ties to the lowest index):
     the largest weights of SAEBench's L1 probe, or the largest mean differences."""
     if cfg.main_latents == "l1_probe":
-        probe = fit_l1_probes(Z, Y, cfg.l1_decay, cfg.l1_max_iter)
+        probe = fit_l1_probes(Z, Y, cfg.l1_decay, cfg.l1_max_iter, device=cfg.device)
         score = probe.coef.astype(np.float64)
     else:
         score = np.nan_to_num(mean_difference(Z, Y), nan=-np.inf)

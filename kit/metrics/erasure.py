@@ -19,8 +19,9 @@ so that the edited embedding is ``x' = x − Σ_{l∈L} z_l · W_dec[l]``; its e
 
 Where the kit differs: the probes are L2 logistic regressions fitted by L-BFGS with class-balanced weights
 on the embeddings (SAEBench trains its probes by AdamW with an L1 penalty on mean-pooled language-model
-activations); accuracies are balanced accuracies over the whole test split (SAEBench: plain accuracy on a
-sampled balanced test set); TPP's groups are the values of one attribute family (SAEBench: the classes of
+activations); TPP's mean differences are taken over the whole training split (SAEBench: over the class's
+balanced probe set); accuracies are balanced accuracies over the whole test split (SAEBench: plain accuracy
+on a sampled balanced test set); TPP's groups are the values of one attribute family (SAEBench: the classes of
 one dataset); SCR is scored in both directions of each pair and is undefined (NaN) when the unbiased probe
 is not better than the biased one (SAEBench keeps one direction per dataset and scores a gap under 0.001 as 0).
 ``tpp_positive_only=False``, ``scr_absolute=False`` rank by the signed effect (the kit's former ranking, now

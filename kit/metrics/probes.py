@@ -92,48 +92,54 @@ def fit_probes(F: np.ndarray, Y: np.ndarray, weights: np.ndarray, inverse_reg: f
     return Probes(coef=b.cpu().numpy().astype(np.float32), intercept=off.cpu().numpy().astype(np.float32))
 
 
-def fit_l1_probes(F: np.ndarray, Y: np.ndarray, l1_decay: float = 0.01, max_iter: int = 2000,
-                  tolerance: float = 1e-7) -> Probes:
+def fit_l1_probes(F: np.ndarray, Y: np.ndarray, l1_decay: float = 0.01, max_iter: int = 1000,
+                  tolerance: float = 1e-5, device: str = "auto") -> Probes:
     """SAEBench's L1-regularised one-vs-rest probe on all features (its absorption eval's ``train_sparse_multi_probe``),
     fitted to convergence: per task c, ``(1/N) Σ_n ℓ_nc + l1_decay · ‖w_c‖₁`` with ℓ the binary cross-entropy
     with logits whose positives weigh negatives/positives (bias unpenalised). SAEBench minimises the same loss
     by 50 epochs of Adam with a decaying learning rate (and a weight decay of 1e-6, left out here), which on
     small sets stops far from the minimum; here FISTA (proximal gradient with momentum, step 1/L from the
-    features' largest singular value) runs until no weight moves by more than ``tolerance`` × the largest
-    weight, or ``max_iter`` steps. Deterministic (starts at zero).
+    features' largest singular value, float32 in torch) runs until no weight moves by more than ``tolerance``
+    × the largest weight, or ``max_iter`` steps. Deterministic (starts at zero).
 
-    F: float[N, p] (sparse rows are multiplied as a scipy CSR matrix); Y: bool[N, C].
+    F: float[N, p] (multiplied as a sparse CSR matrix when at most 10% of it is non-zero); Y: bool[N, C].
     """
-    import scipy.sparse as sp
+    import torch
 
+    dev = torch.device(resolve_device(device))
     n, c = Y.shape
-    F = np.asarray(F, dtype=np.float64)
-    A = sp.csr_matrix(F) if np.count_nonzero(F) <= 0.1 * F.size else F
-    y = Y.astype(np.float64)
+    f = torch.as_tensor(np.ascontiguousarray(F), dtype=torch.float32)
+    if int(torch.count_nonzero(f)) <= 0.1 * f.numel():
+        A, At = f.to_sparse_csr().to(dev), f.T.contiguous().to_sparse_csr().to(dev)
+    else:
+        A = f.to(dev)
+        At = A.T
+    y = torch.as_tensor(Y, dtype=torch.float32, device=dev)
     pos = y.sum(0)
-    pw = (n - pos) / np.maximum(pos, 1)  # positives' weight per task
+    pw = (n - pos) / pos.clamp_min(1)  # positives' weight per task
     scale = y * pw + (1 - y)  # the loss weight of each (sample, task)
-    v = np.random.default_rng(0).standard_normal(F.shape[1] + 1)  # power iteration on [F, 1]ᵀ[F, 1]
+    g0 = torch.Generator().manual_seed(0)
+    v = torch.randn(f.shape[1] + 1, 1, generator=g0).to(dev)  # power iteration on [F, 1]ᵀ[F, 1]
     for _ in range(50):
         u = A @ v[:-1] + v[-1]
-        v = np.r_[A.T @ u, u.sum()]
-        v /= max(np.linalg.norm(v), 1e-300)
+        v = torch.cat([At @ u, u.sum(0, keepdim=True)])
+        v = v / v.norm().clamp_min(1e-30)
     u = A @ v[:-1] + v[-1]
-    sigma2 = float(u @ u) * 1.01 + 1e-12
-    step = 4 * n / (np.maximum(pw, 1) * sigma2)  # 1/L per task: ℓ'' ≤ max(pw, 1)/4
-    w, b = np.zeros((F.shape[1], c)), np.zeros(c)
-    wy, by, t = w.copy(), b.copy(), 1.0
+    sigma2 = float((u * u).sum()) * 1.01 + 1e-12
+    step = 4 * n / (pw.clamp_min(1) * sigma2)  # 1/L per task: ℓ'' ≤ max(pw, 1)/4
+    w = torch.zeros(f.shape[1], c, device=dev)
+    b = torch.zeros(c, device=dev)
+    wy, by, t = w.clone(), b.clone(), 1.0
     for _ in range(max_iter):
-        s = A @ wy + by
-        g = (1 / (1 + np.exp(-s)) * scale - y * pw) / n  # dℓ/ds
-        w_new = wy - step * (A.T @ g)
-        w_new = np.sign(w_new) * np.maximum(np.abs(w_new) - step * l1_decay, 0)  # the L1 prox
+        g = (torch.sigmoid(A @ wy + by) * scale - y * pw) / n  # dℓ/ds
+        w_new = wy - step * (At @ g)
+        w_new = torch.sign(w_new) * (w_new.abs() - step * l1_decay).clamp_min(0)  # the L1 prox
         b_new = by - step * g.sum(0)
-        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
-        moved = np.abs(w_new - w).max(initial=0.0)
+        t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+        moved = float((w_new - w).abs().max()) if w.numel() else 0.0
         wy = w_new + (t - 1) / t_new * (w_new - w)
         by = b_new + (t - 1) / t_new * (b_new - b)
         w, b, t = w_new, b_new, t_new
-        if moved <= tolerance * max(np.abs(w).max(initial=0.0), 1e-12):
+        if moved <= tolerance * max(float(w.abs().max()) if w.numel() else 0.0, 1e-12):
             break
-    return Probes(coef=w.T.astype(np.float32), intercept=b.astype(np.float32))
+    return Probes(coef=w.T.cpu().numpy().astype(np.float32), intercept=b.cpu().numpy().astype(np.float32))
