@@ -185,7 +185,8 @@ else:
     value = np.where(concepts.Y[:, idx[0]], family, f"no {family}")
 from kit.data.toy_birds import COLORS  # noqa: E402
 
-palette = {v: np.array(COLORS[v]) / 255 for v in np.unique(value) if v in COLORS} or None
+values = np.unique(value)  # real CUB has colours the toy world does not draw: then seaborn's own palette
+palette = {v: np.array(COLORS[v]) / 255 for v in values} if all(v in COLORS for v in values) else None
 
 rng = np.random.default_rng(seed)
 sub = rng.choice(concepts.n_samples, size=min(n_tsne, concepts.n_samples), replace=False)

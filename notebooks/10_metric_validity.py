@@ -199,7 +199,7 @@ config = EvalConfig(criteria=("one_to_one", "fbmp_b0.5"), budget=3,
                     baselines=(), n_boot=n_boot, seed=seed, device=device)
 delta_config = dataclasses.replace(config, criteria=("fbmp_b0.5",), metrics=("delta_match_score",),
                                    baselines=("untrained",))
-oracle_twin = untrained("topk", dim, len(atoms), k=k, seed=seed, standardize=standardize)
+oracle_twin = untrained("topk", dim, len(atoms), k=min(k, len(atoms)), seed=seed, standardize=standardize)
 
 parts = []
 for label, kind, D, kk, s, sae in saes:
