@@ -187,9 +187,8 @@ cell = lambda r: f"{r.value:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]"  # noqa: 
 tapas.assign(cell=tapas.apply(cell, axis=1)).pivot(index="seed", columns="role", values="cell")[ROLES]
 
 # %%
-ax = sns.pointplot(data=tapas, x="role", y="value", hue="seed", order=ROLES, dodge=0.4 if len(seeds) > 1 else False,
-                   linestyle="none",
-                   errorbar=None)
+ax = sns.pointplot(data=tapas, x="role", y="value", hue="seed", order=ROLES,
+                   dodge=0.4 if len(seeds) > 1 else False, linestyle="none", errorbar=None)
 for i, (s, g) in enumerate(tapas.groupby("seed")):
     g = g.set_index("role").loc[ROLES]
     offset = (i - (len(seeds) - 1) / 2) * 0.4 / max(len(seeds) - 1, 1)
