@@ -179,9 +179,12 @@ fm.headline()
 # %% [markdown]
 # ## Sparse probing: can a few latents classify a concept?
 #
-# SAEBench's sparse probing {cite}`karvonen2025saebench` ranks the latents by the difference of their mean
-# activation on images with and without the concept, keeps the top $k \in \{1, 2, 5\}$, fits a logistic
-# regression on them and reports its balanced test accuracy. It rewards an SAE that concentrates a concept's
+# SAEBench's sparse probing {cite}`karvonen2025saebench` builds a balanced probe set per concept (every positive
+# and as many randomly drawn negatives), ranks the latents by the absolute difference of their mean activation
+# on its positives and negatives, keeps the top $k \in \{1, 2, 5\}$, fits a logistic regression (L2, $C = 1$) on
+# their raw values and reports its accuracy on a balanced test set. The kit draws the negatives from every image
+# without the concept, since concept labels overlap (SAEBench's classes are exclusive); sae-probes' normalised
+# ranking is `SparseProbingConfig(ranking="normalized")`. It rewards an SAE that concentrates a concept's
 # information in a few latents. It cannot see specificity: a probe may use a latent that also fires for many
 # other concepts, and its weights may *subtract* latents — a reading no person would give the latent alone.
 
@@ -193,7 +196,9 @@ sp.headline()
 # ## TPP and SCR: does ablating a concept's latents remove the concept, and only it?
 #
 # Targeted concept erasure {cite}`karvonen2024erasure` trains linear probes on the embeddings, picks each
-# concept's latents by their attribution to its probe, and ablates them (keeping the SAE's error term, so only
+# concept's latents by their effect on its probe — as in SAEBench, only latents more active with the concept
+# than without (mean difference clipped at 0, times the projection of the probe on the latent's decoder atom),
+# and no more than have a non-zero effect — and ablates them (keeping the SAE's error term, so only
 # those latents' contribution leaves the embedding). **TPP** (targeted probe perturbation), over the values of
 # each attribute family: ablating concept $i$'s latents should lower probe $i$'s accuracy and leave the other
 # probes of the family alone. **SCR** (spurious correlation removal, SHIFT): a probe trained on a set where two
@@ -234,7 +239,10 @@ scr_table.round(3)
 # some words because a more specific latent has *absorbed* it. Here each attribute family plays the part of the
 # first letter and its values the letters. Per concept: a probe on the embeddings gives the concept's direction,
 # sparse probes find its main latents, and an image counts as **fully absorbed** when the main latents are silent
-# although the probe detects the concept and another latent aligned with the concept carries it. Lower is better.
+# although the probe detects the concept and the latent projecting most on the concept's direction (cosine of
+# its atom ≥ 0.025, at least 40% of the projection) carries it; the absorption fraction counts up to three
+# absorbing latents with cosine ≥ 0.1 behind the same 40% gate, as in SAEBench. The main latents come from an
+# L1 probe on all latents, as SAEBench's. Lower is better.
 # It rewards SAEs whose concept latents fire reliably; it cannot see concepts whose main latents were never found
 # (a missing concept is not "absorbed"), and its thresholds come from language models.
 
