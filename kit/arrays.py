@@ -71,13 +71,23 @@ def check_matrix(name: str, x: Any, width: int | None = None, width_of: str = ""
     if width is not None and a.shape[1] != width:
         raise DataError(f"{name} has {a.shape[1]} columns (shape {a.shape}), expected {width}"
                         + (f" ({width_of})" if width_of else ""))
-    if np.issubdtype(a.dtype, np.floating):
-        for r0 in range(0, a.shape[0], chunk):
-            bad = ~np.isfinite(a[r0:r0 + chunk])
-            if bad.any():
-                r, c = np.argwhere(bad)[0]
-                raise DataError(f"{name} holds a non-finite value ({a[r0 + r, c]}) at row {r0 + r}, column {c}")
+    where = first_non_finite(a, chunk)
+    if where is not None:
+        r, c = where
+        raise DataError(f"{name} holds a non-finite value ({a[r, c]}) at row {r}, column {c}")
     return a
+
+
+def first_non_finite(a: np.ndarray, chunk: int = 1 << 16) -> tuple[int, int] | None:
+    """(row, column) of the first NaN or inf of a 2-D array, scanned ``chunk`` rows at a time; None if none."""
+    if not np.issubdtype(a.dtype, np.floating):
+        return None
+    for r0 in range(0, a.shape[0], chunk):
+        bad = ~np.isfinite(a[r0:r0 + chunk])
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            return int(r0 + r), int(c)
+    return None
 
 
 def check_positive_int(name: str, value: Any) -> int:

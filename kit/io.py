@@ -432,3 +432,20 @@ def content_hash(*parts) -> str:
         else:
             h.update(json.dumps(part, sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+_FILE_SHA256: dict[tuple[str, int, int], str] = {}  # (real path, size, mtime_ns) → SHA-256 of the bytes
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, remembered for this process while the file's real path, size and
+    modification time stay the same (image lists and local weights key their caches by content)."""
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_SHA256:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        _FILE_SHA256[key] = h.hexdigest()
+    return _FILE_SHA256[key]

@@ -103,14 +103,14 @@ def test_image_list_hash_follows_content_and_order_not_names(tmp_path):
 def test_image_list_hash_reads_a_file_again_only_when_it_changed(tmp_path, monkeypatch):
     import os
 
-    from kit.embed import images
+    from kit import io
 
     a = tmp_path / "a.png"
     Image.new("RGB", (4, 4), (9, 9, 9)).save(a)
     opened = []
     real_open = open
-    monkeypatch.setattr(images, "open", lambda *args, **kw: opened.append(args[0]) or real_open(*args, **kw),
-                        raising=False)
+    monkeypatch.setattr(io, "open", lambda *args, **kw: opened.append(args[0]) or real_open(*args, **kw),
+                        raising=False)  # kit.io.file_sha256 reads the file
     first = image_list_hash([a, a])
     assert image_list_hash([a]) != first and len(opened) == 1  # read once, remembered
     Image.new("RGB", (4, 4), (1, 2, 3)).save(a)

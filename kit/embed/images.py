@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from kit.errors import DataError
+from kit.io import file_sha256
 
 ImageLike = Union[str, os.PathLike, Image.Image]
 
@@ -66,23 +67,12 @@ def open_image(item: ImageLike) -> Image.Image:
         raise DataError(f"image file {path!r} is unreadable or truncated: {e}") from None
 
 
-_FILE_DIGESTS: dict[tuple[str, int, int], bytes] = {}  # (real path, size, mtime_ns) → SHA-256 of the bytes
-
-
 def _file_digest(path: str) -> bytes:
-    """SHA-256 of a file's bytes, remembered for this process by (real path, size, modification time)."""
+    """SHA-256 of a file's bytes (:func:`kit.io.file_sha256`, cached per process); a DataError names the file."""
     try:
-        st = os.stat(path)
-        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-        if key not in _FILE_DIGESTS:
-            part = hashlib.sha256()
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    part.update(block)
-            _FILE_DIGESTS[key] = part.digest()
+        return bytes.fromhex(file_sha256(path))
     except OSError as e:
         raise DataError(f"image file {path!r} cannot be read: {e}") from None
-    return _FILE_DIGESTS[key]
 
 
 def image_list_hash(images: Sequence[ImageLike]) -> str:

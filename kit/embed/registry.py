@@ -15,6 +15,7 @@ import torch
 
 from kit.arrays import resolve_device
 from kit.errors import ConfigError
+from kit.io import file_sha256  # noqa: F401 (re-exported: clip and dino import it from here)
 
 
 @runtime_checkable
@@ -117,25 +118,6 @@ def state_dict_hash(module: torch.nn.Module) -> str:
         h.update(f"{key}{tuple(t.shape)}{t.dtype}".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-_FILE_SHA256: dict[tuple[str, int, int], str] = {}  # (real path, size, mtime_ns) → SHA-256 of the bytes
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (local weights key the embedding cache by content), remembered for this
-    process while the file's size and modification time stay the same."""
-    import hashlib
-
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    if key not in _FILE_SHA256:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        _FILE_SHA256[key] = h.hexdigest()
-    return _FILE_SHA256[key]
 
 
 def is_path(spec: str) -> bool:

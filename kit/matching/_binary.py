@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from kit.arrays import as_bool_matrix, resolve_device, to_numpy
+from kit.arrays import as_bool_matrix, first_non_finite, resolve_device, to_numpy
 from kit.errors import ConfigError, DataError
 
 MAX_SAMPLES = 2**24  # float32 holds every count up to here exactly
@@ -33,12 +33,9 @@ def check_codes(name: str, Z: Any) -> np.ndarray:
         return a
     if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
         raise DataError(f"{name} must hold real numbers, got dtype {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating):
-        for r0 in range(0, a.shape[0], ROW_CHUNK):
-            bad = ~np.isfinite(a[r0:r0 + ROW_CHUNK])
-            if bad.any():
-                r, c = np.argwhere(bad)[0]
-                raise DataError(f"{name} holds a non-finite value (NaN or inf) at row {r0 + r}, column {c}")
+    where = first_non_finite(a, ROW_CHUNK)
+    if where is not None:
+        raise DataError(f"{name} holds a non-finite value (NaN or inf) at row {where[0]}, column {where[1]}")
     return a
 
 
