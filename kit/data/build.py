@@ -23,11 +23,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
 
 from kit._version import __version__
 from kit.arrays import as_float_matrix, resolve_device
-from kit.data.layout import SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, format_list, write_names
-from kit.errors import ConfigError, DataError
+from kit.data import hub
+from kit.data.layout import SYNCOCO_COLUMNS, SYNCUB_COLUMNS, families, format_list, write_benchmark
+from kit.errors import CheckpointError, ConfigError, DataError
 from kit.io import atomic_path, content_hash, read_json, remove_stale, write_text
 from kit.types import ConceptTable, check_pairs
 
@@ -166,7 +169,7 @@ def load_editor(
     (a local folder of the same pipeline). Weights load from safetensors; remote code is never run."""
     if name not in EDITORS:
         raise ConfigError(f"unknown editor {name!r}; known: {sorted(EDITORS)}")
-    import diffusers
+    import diffusers  # here: diffusers (and torch) load only when an editor is
     import torch
 
     hub_id, cls_name, _ = EDITORS[name]
@@ -178,9 +181,6 @@ def load_editor(
     try:  # the Hub cache (or the local folder) first: no request, no wait
         pipe = cls.from_pretrained(source, local_files_only=True, **kw)
     except (OSError, ValueError, KeyError, EnvironmentError) as e:
-        from kit.data import hub
-        from kit.errors import CheckpointError
-
         local = Path(os.path.expanduser(source)).is_dir()
         why = None if local else hub.unreachable()
         alternative = "give a local folder of the same pipeline (model_id=/path/to/folder)"
@@ -282,9 +282,40 @@ def build(
     bar over the images edited.
     Returns the folder, readable by :func:`kit.data.load_paired`.
     """
-    from PIL import Image
-
     cfg = config or BuildConfig()
+    plan = plan_edits(table, kind, cfg, classes, class_names, counts, areas)
+    rows, old, new = plan["row"].to_numpy(), plan["old"].to_numpy(), plan["new"].to_numpy()
+    labels_o, labels_e = edited_labels(table.Y, rows, old, new)
+    prompts = [instruction(table.names, table.groups, labels_o[i], old[i], new[i]) for i in range(len(rows))]
+    W, b = _base_probe(table, embed, X_base, cfg)
+    settings = {**EDITORS[cfg.editor][2], **cfg.call} if cfg.editor in EDITORS else dict(cfg.call)
+    work = _edit_all(table, rows, prompts, folder, cfg, settings, editor, device, progress)
+    keep, score, other = _verify_edits(work, len(rows), embed, old, new, W, b, cfg)
+    k = np.flatnonzero(keep)
+    meta = pair_table(table, kind, rows, old, new, labels_o, labels_e, k, classes, class_names)
+    meta["verification_score"] = score[k].round(6)
+    meta["other_flips"] = other[k]
+    meta["instruction"] = [prompts[i] for i in k]
+    meta["base_image"] = [os.path.basename(table.images[r]) for r in rows[k]]
+    made = {"kit_version": __version__, "kind": kind, "config": asdict(cfg), "settings": settings,
+            "editor_model": EDITORS.get(cfg.editor, ("custom",))[0], "n_planned": int(len(rows)), "n_kept": int(len(k))}
+
+    def link_edits(root: Path) -> None:
+        for i, o, e in zip(k, meta["orig_image"], meta["syn_image"]):
+            _link_or_copy(_edited(work, i, cfg.chunk, "orig"), root / o)
+            _link_or_copy(_edited(work, i, cfg.chunk, "syn"), root / e)
+
+    names_file = "attributes.txt" if kind == "swap" else "categories.txt"
+    write_benchmark(folder, meta, table.names, names_file, ("build_config.json", made), link_edits)
+    shutil.rmtree(work)
+    return Path(folder)
+
+
+def plan_edits(table: ConceptTable, kind: str, cfg: BuildConfig, classes: Sequence[Any] | None = None,
+               class_names: Sequence[str] | None = None, counts: np.ndarray | None = None,
+               areas: np.ndarray | None = None) -> pd.DataFrame:
+    """Step 1 of :func:`build`: check its inputs and choose the edits (:func:`choose_swaps` for ``kind="swap"``,
+    :func:`choose_removals` for ``"removal"``); a DataFrame (row, old, new)."""
     if table.images is None:
         raise DataError("build: the ConceptTable has no images")
     if kind == "swap":
@@ -309,99 +340,75 @@ def build(
         raise ConfigError(f"build: kind must be 'swap' or 'removal', got {kind!r}")
     if plan.empty:
         raise DataError("build: no edit could be chosen from these annotations")
-    rows, old, new = plan["row"].to_numpy(), plan["old"].to_numpy(), plan["new"].to_numpy()
-    labels_o = table.Y[rows]
+    return plan
+
+
+def edited_labels(Y: np.ndarray, rows: np.ndarray, old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of the planned pairs, ``(labels_orig, labels_edit): bool[P, C]``: row ``rows[i]`` of ``Y``
+    without concept ``old[i]`` and with ``new[i]`` (none where ``new[i] = -1``); checked as pairs."""
+    labels_o = np.asarray(Y, dtype=bool)[rows]
     labels_e = labels_o.copy()
     labels_e[np.arange(len(rows)), old] = False
     labels_e[np.flatnonzero(new >= 0), new[new >= 0]] = True
     check_pairs(old, new, labels_o, labels_e, what="build plan")
-    prompts = [instruction(table.names, table.groups, labels_o[i], old[i], new[i]) for i in range(len(rows))]
+    return labels_o, labels_e
 
-    def load(paths) -> list:
-        return [Image.open(p).convert("RGB") for p in paths]
 
+def _open_rgb(paths) -> list:
+    return [Image.open(p).convert("RGB") for p in paths]
+
+
+def _base_probe(table: ConceptTable, embed, X_base: np.ndarray | None, cfg: BuildConfig) -> tuple:
+    """The verification probe ``(W, b)``, fitted on the base images' embeddings (computed ``cfg.chunk`` images
+    at a time unless given) of the table's train split, or all rows."""
     if X_base is None:
-        X_base = np.concatenate(
-            [np.asarray(embed(load(table.images[s : s + cfg.chunk]))) for s in range(0, table.n_samples, cfg.chunk)]
-        )
+        X_base = np.concatenate([np.asarray(embed(_open_rgb(table.images[s : s + cfg.chunk])))
+                                 for s in range(0, table.n_samples, cfg.chunk)])
     fit_rows = np.flatnonzero(table.split == "train") if table.split is not None else np.arange(table.n_samples)
-    W, b = fit_probe(np.asarray(X_base)[fit_rows], table.Y[fit_rows], cfg.probe_l2)
+    return fit_probe(np.asarray(X_base)[fit_rows], table.Y[fit_rows], cfg.probe_l2)
 
-    settings = {**EDITORS[cfg.editor][2], **cfg.call} if cfg.editor in EDITORS else dict(cfg.call)
-    work = _edit_all(table, rows, prompts, folder, cfg, settings, editor, device, progress)
-    chunks = [work / f"chunk-{s:06d}" for s in range(0, len(rows), cfg.chunk)]
-    edited_path = {side: [chunks[i // cfg.chunk] / side / f"{i:06d}.png" for i in range(len(rows))]
-                   for side in ("orig", "syn")}
-    X_o = np.concatenate([np.asarray(embed(load(sorted((c / "orig").iterdir())))) for c in chunks])
-    X_e = np.concatenate([np.asarray(embed(load(sorted((c / "syn").iterdir())))) for c in chunks])
-    keep, score, other = verify(X_o, X_e, old, new, W, b, cfg.max_other_flips)
+
+def _edited(work: Path, i: int, chunk: int, side: str) -> Path:
+    """Where :func:`_edit_all` wrote side ``orig`` or ``syn`` of planned pair ``i``."""
+    return work / f"chunk-{(i // chunk) * chunk:06d}" / side / f"{i:06d}.png"
+
+
+def _verify_edits(work: Path, n: int, embed, old: np.ndarray, new: np.ndarray, W: np.ndarray, b: np.ndarray,
+                  cfg: BuildConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Embed the ``n`` edited pairs in ``work`` chunk by chunk and :func:`verify` them; raise if none passes."""
+    X = {side: np.concatenate([np.asarray(embed(_open_rgb([_edited(work, i, cfg.chunk, side)
+                                                           for i in range(s, min(s + cfg.chunk, n))])))
+                               for s in range(0, n, cfg.chunk)])
+         for side in ("orig", "syn")}
+    keep, score, other = verify(X["orig"], X["syn"], old, new, W, b, cfg.max_other_flips)
     if not keep.any():
         raise DataError(
-            f"build: none of the {len(rows)} edited pairs passed verification (best score {score.max():.3g}); "
+            f"build: none of the {n} edited pairs passed verification (best score {score.max():.3g}); "
             f"the edited images stay in {work}, and a build of the same edits with other verification "
             "settings (max_other_flips, probe_l2) uses them again"
         )
-    path = {side: [f"images/{side}/{i:06d}.png" for i in range(len(rows))] for side in ("orig", "syn")}
-    with atomic_path(folder) as tmp:
-        (tmp / "images" / "orig").mkdir(parents=True)
-        (tmp / "images" / "syn").mkdir()
-        for i in np.flatnonzero(keep):
-            for side in ("orig", "syn"):
-                _link_or_copy(edited_path[side][i], tmp / path[side][i])
-        k = np.flatnonzero(keep)
-        common = {"pair_id": k, "orig_image": [path["orig"][i] for i in k], "syn_image": [path["syn"][i] for i in k]}
-        lists_o = [format_list(np.flatnonzero(labels_o[i])) for i in k]
-        lists_e = [format_list(np.flatnonzero(labels_e[i])) for i in k]
-        if kind == "swap":
-            cn = [str(class_names[r]) if class_names is not None else str(classes[r]) for r in rows[k]]
-            meta = pd.DataFrame(
-                {
-                    **common,
-                    "class_id": classes[rows[k]],
-                    "class_name": cn,
-                    "old_attr": [table.names[j] for j in old[k]],
-                    "new_attr": [table.names[j] for j in new[k]],
-                    "old_attr_idx": old[k],
-                    "new_attr_idx": new[k],
-                    "orig_attr_idx": lists_o,
-                    "syn_attr_idx": lists_e,
-                }
-            )[SYNCUB_COLUMNS]
-        else:
-            meta = pd.DataFrame(
-                {
-                    **common,
-                    "coco_idx": table.ids[rows[k]],
-                    "removed_cls_idx": old[k],
-                    "removed_class": [table.names[j] for j in old[k]],
-                    "orig_labels": lists_o,
-                    "syn_labels": lists_e,
-                }
-            )[SYNCOCO_COLUMNS]
-        meta["verification_score"] = score[k].round(6)
-        meta["other_flips"] = other[k]
-        meta["instruction"] = [prompts[i] for i in k]
-        meta["base_image"] = [os.path.basename(table.images[r]) for r in rows[k]]
-        meta.to_csv(tmp / "metadata.csv", index=False)
-        write_names(tmp / ("attributes.txt" if kind == "swap" else "categories.txt"), table.names)
-        (tmp / "build_config.json").write_text(
-            json.dumps(
-                {
-                    "kit_version": __version__,
-                    "kind": kind,
-                    "config": asdict(cfg),
-                    "settings": settings,
-                    "editor_model": EDITORS.get(cfg.editor, ("custom",))[0],
-                    "n_planned": int(len(rows)),
-                    "n_kept": int(len(k)),
-                },
-                indent=2,
-                default=str,
-            ),
-            encoding="utf-8",
-        )
-    shutil.rmtree(work)
-    return Path(folder)
+    return keep, score, other
+
+
+def pair_table(table: ConceptTable, kind: str, rows: np.ndarray, old: np.ndarray, new: np.ndarray,
+               labels_o: np.ndarray, labels_e: np.ndarray, k: np.ndarray, classes: Sequence[Any] | None = None,
+               class_names: Sequence[str] | None = None) -> pd.DataFrame:
+    """The metadata of the kept pairs ``k`` (indices into the plan) in synCUB's columns (``kind="swap"``) or
+    synCOCO's (``"removal"``); pair i's images are ``images/{orig,syn}/{i:06d}.png``."""
+    common = {"pair_id": k, "orig_image": [f"images/orig/{i:06d}.png" for i in k],
+              "syn_image": [f"images/syn/{i:06d}.png" for i in k]}
+    lists_o = [format_list(np.flatnonzero(labels_o[i])) for i in k]
+    lists_e = [format_list(np.flatnonzero(labels_e[i])) for i in k]
+    if kind == "swap":
+        classes = np.asarray(classes)
+        cn = [str(class_names[r]) if class_names is not None else str(classes[r]) for r in rows[k]]
+        return pd.DataFrame({**common, "class_id": classes[rows[k]], "class_name": cn,
+                             "old_attr": [table.names[j] for j in old[k]], "new_attr": [table.names[j] for j in new[k]],
+                             "old_attr_idx": old[k], "new_attr_idx": new[k], "orig_attr_idx": lists_o,
+                             "syn_attr_idx": lists_e})[SYNCUB_COLUMNS]
+    return pd.DataFrame({**common, "coco_idx": table.ids[rows[k]], "removed_cls_idx": old[k],
+                         "removed_class": [table.names[j] for j in old[k]], "orig_labels": lists_o,
+                         "syn_labels": lists_e})[SYNCOCO_COLUMNS]
 
 
 def _edit_all(table: ConceptTable, rows: np.ndarray, prompts: list[str], folder, cfg: BuildConfig, settings: dict,
@@ -410,9 +417,6 @@ def _edit_all(table: ConceptTable, rows: np.ndarray, prompts: list[str], folder,
     return that folder. Each chunk appears atomically and chunks already there are kept, so an interrupted
     build resumes where it stopped (the editor is loaded only if some chunk is missing). ``edits.json`` holds a
     key of everything that decides the edits; a partial folder of other edits is refused, not overwritten."""
-    from PIL import Image
-    from tqdm.auto import tqdm
-
     work = Path(f"{os.fspath(folder)}.partial")
     what = {"kit_version": __version__, "editor": cfg.editor, "editor_model": EDITORS.get(cfg.editor, ("custom",))[0],
             "revision": cfg.revision, "settings": settings, "size": cfg.size, "chunk": cfg.chunk, "seed": cfg.seed,

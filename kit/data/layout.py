@@ -4,6 +4,9 @@ A benchmark folder holds ``images/``, ``metadata.csv`` (one row per pair) and th
 ``attributes.txt`` (synCUB, lines ``"<1-based id> <name>"``) or ``categories.txt`` (synCOCO; when absent,
 the 80 COCO 2017 category names). Label columns hold lists of 0-based concept indices, written ``[3, 17]``.
 Rendered toy benchmarks also hold ``unpaired.csv``: an unpaired labelled image set (image, labels, split).
+How the folder was made is recorded beside them (``render_config.json`` or ``build_config.json``).
+:func:`write_benchmark` is the one writer of this layout; the loaders (:mod:`kit.data.paired`,
+:mod:`kit.data.unpaired`) read it.
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
-from kit.errors import DataError
+from kit.errors import ConfigError, DataError
+from kit.io import atomic_path, read_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SYNCUB_COLUMNS = [
     "pair_id",
@@ -42,6 +49,8 @@ SYNCOCO_COLUMNS = [
     "syn_labels",
 ]
 UNPAIRED_COLUMNS = ["image", "labels", "split"]
+NAME_FILES = ("attributes.txt", "categories.txt")  # synCUB's concept names, synCOCO's
+MADE_FILES = ("render_config.json", "build_config.json")  # how a procedural / an edited benchmark was made
 
 COCO_CATEGORIES = [
     "person",
@@ -174,8 +183,6 @@ def write_names(path: str | os.PathLike, names: Sequence[str]) -> None:
 
 def read_names(path: str | os.PathLike) -> list[str]:
     """Read ``"<1-based id> <name>"`` lines; ids must run 1, 2, … in order and names be distinct."""
-    from kit.io import read_text
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -197,6 +204,44 @@ def read_names(path: str | os.PathLike) -> list[str]:
     if not names:
         raise DataError(f"{path}: no names")
     return names
+
+
+def write_benchmark(
+    folder: str | os.PathLike,
+    meta: "pd.DataFrame",
+    names: Sequence[str],
+    names_file: str,
+    made: tuple[str, dict],
+    write_images: Callable[[Path], None],
+    unpaired: "pd.DataFrame | None" = None,
+) -> Path:
+    """Write a whole benchmark folder in the Hub layout, atomically (a temporary folder renamed onto ``folder``,
+    replacing a previous one only once the new one is complete); return ``folder``.
+
+    meta: one row per pair, its image columns (``orig_image``, ``syn_image``) paths relative to the folder;
+    names: the concept names, written to ``names_file`` (``attributes.txt`` or ``categories.txt``); made:
+    ``(file name, configuration)`` of how it was made (one of :data:`MADE_FILES`), written as indented JSON;
+    write_images(root): writes every image the tables name under ``root`` (their folders already exist);
+    unpaired: the unpaired labelled images (``unpaired.csv``, its ``image`` column relative paths).
+    An image a table names but ``write_images`` did not write raises, and nothing is left behind.
+    """
+    if names_file not in NAME_FILES or made[0] not in MADE_FILES:
+        raise ConfigError(f"write_benchmark: names_file must be one of {NAME_FILES} and made[0] one of {MADE_FILES}")
+    images = [*meta["orig_image"], *meta["syn_image"], *([] if unpaired is None else unpaired["image"])]
+    with atomic_path(folder) as tmp:
+        for sub in sorted({os.path.dirname(str(p)) for p in images}):
+            (tmp / sub).mkdir(parents=True, exist_ok=True)
+        write_images(tmp)
+        missing = [str(p) for p in images if not (tmp / p).is_file()]
+        if missing:
+            raise DataError(f"{folder}: {len(missing)} image(s) named by the tables were not written "
+                            f"(first: {missing[0]})")
+        meta.to_csv(tmp / "metadata.csv", index=False)
+        if unpaired is not None:
+            unpaired.to_csv(tmp / "unpaired.csv", index=False)
+        write_names(tmp / names_file, names)
+        (tmp / made[0]).write_text(json.dumps(made[1], indent=2, default=str), encoding="utf-8")
+    return Path(folder)
 
 
 def families(names: Sequence[str]) -> list[str]:

@@ -23,7 +23,6 @@ re-rendered with one family's value swapped for another value of that family.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -34,7 +33,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from kit._version import __version__
-from kit.data.layout import SYNCUB_COLUMNS, format_list, write_names
+from kit.data.layout import SYNCUB_COLUMNS, format_list, write_benchmark
 from kit.data.render import (
     RENDER_VERSION,
     Frame,
@@ -47,7 +46,6 @@ from kit.data.render import (
     ellipse,
     gradient,
     light_words,
-    mix,
     paste_texture,
     render_all,
     rotate,
@@ -57,7 +55,6 @@ from kit.data.render import (
     value_noise,
 )
 from kit.errors import ConfigError
-from kit.io import atomic_path
 
 COLORS = {
     "blue": (40, 90, 225),
@@ -790,19 +787,12 @@ def render_toy_syncub(
     cfg = ToyBirdsConfig(n_pairs=n_pairs, n_images=n_images, seed=seed, **settings)
     plan = plan_toy_syncub(cfg)
     meta, unpaired = plan.meta, plan.unpaired
-    with atomic_path(folder) as tmp:
-        for sub in ("orig", "syn", "unpaired"):
-            (tmp / "images" / sub).mkdir(parents=True)
-        jobs = [(str(tmp / p), s) for p, s in zip(meta["orig_image"], plan.orig)]
-        jobs += [(str(tmp / p), s) for p, s in zip(meta["syn_image"], plan.edit)]
-        jobs += [(str(tmp / p), s) for p, s in zip(unpaired["image"], plan.images)]
-        render_all(render_bird, jobs, cfg.size, workers=cfg.workers, progress=progress, desc='render toy-synCUB')
-        meta.to_csv(tmp / "metadata.csv", index=False)
-        unpaired.to_csv(tmp / "unpaired.csv", index=False)
-        write_names(tmp / "attributes.txt", ATTRIBUTES)
-        (tmp / "render_config.json").write_text(
-            json.dumps({"benchmark": "toy-syncub", "kit_version": __version__, "render_version": RENDER_VERSION,
-                        **asdict(cfg)}, indent=2),
-            encoding="utf-8",
-        )
-    return Path(folder)
+
+    def draw(root: Path) -> None:
+        jobs = [(str(root / p), s) for p, s in zip(meta["orig_image"], plan.orig)]
+        jobs += [(str(root / p), s) for p, s in zip(meta["syn_image"], plan.edit)]
+        jobs += [(str(root / p), s) for p, s in zip(unpaired["image"], plan.images)]
+        render_all(render_bird, jobs, cfg.size, workers=cfg.workers, progress=progress, desc="render toy-synCUB")
+
+    made = {"benchmark": "toy-syncub", "kit_version": __version__, "render_version": RENDER_VERSION, **asdict(cfg)}
+    return write_benchmark(folder, meta, ATTRIBUTES, "attributes.txt", ("render_config.json", made), draw, unpaired)

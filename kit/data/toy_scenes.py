@@ -16,7 +16,6 @@ every other object exactly as they were.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from kit._version import __version__
-from kit.data.layout import SYNCOCO_COLUMNS, format_list, write_names
+from kit.data.layout import SYNCOCO_COLUMNS, format_list, write_benchmark
 from kit.data.render import (
     RENDER_VERSION,
     Frame,
@@ -45,7 +44,6 @@ from kit.data.render import (
     value_noise,
 )
 from kit.errors import ConfigError
-from kit.io import atomic_path
 
 INK = (25, 25, 25)
 
@@ -686,19 +684,12 @@ def render_toy_syncoco(
     cfg = ToyScenesConfig(n_pairs=n_pairs, n_images=n_images, seed=seed, **settings)
     plan = plan_toy_syncoco(cfg)
     meta, unpaired = plan.meta, plan.unpaired
-    with atomic_path(folder) as tmp:
-        for sub in ("orig", "syn", "unpaired"):
-            (tmp / "images" / sub).mkdir(parents=True)
-        jobs = [(str(tmp / p), s) for p, s in zip(meta["orig_image"], plan.orig)]
-        jobs += [(str(tmp / p), s) for p, s in zip(meta["syn_image"], plan.edit)]
-        jobs += [(str(tmp / p), s) for p, s in zip(unpaired["image"], plan.images)]
-        render_all(render_scene, jobs, cfg.size, workers=cfg.workers, progress=progress, desc='render toy-synCOCO')
-        meta.to_csv(tmp / "metadata.csv", index=False)
-        unpaired.to_csv(tmp / "unpaired.csv", index=False)
-        write_names(tmp / "categories.txt", NAMES)
-        (tmp / "render_config.json").write_text(
-            json.dumps({"benchmark": "toy-syncoco", "kit_version": __version__, "render_version": RENDER_VERSION,
-                        **asdict(cfg)}, indent=2),
-            encoding="utf-8",
-        )
-    return Path(folder)
+
+    def draw(root: Path) -> None:
+        jobs = [(str(root / p), s) for p, s in zip(meta["orig_image"], plan.orig)]
+        jobs += [(str(root / p), s) for p, s in zip(meta["syn_image"], plan.edit)]
+        jobs += [(str(root / p), s) for p, s in zip(unpaired["image"], plan.images)]
+        render_all(render_scene, jobs, cfg.size, workers=cfg.workers, progress=progress, desc="render toy-synCOCO")
+
+    made = {"benchmark": "toy-syncoco", "kit_version": __version__, "render_version": RENDER_VERSION, **asdict(cfg)}
+    return write_benchmark(folder, meta, NAMES, "categories.txt", ("render_config.json", made), draw, unpaired)
