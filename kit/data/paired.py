@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
 
 from kit.data import hub
 from kit.data.files import read_csv
@@ -50,6 +53,23 @@ def load_paired(
     return read_paired_folder(folder, name=name, verify_images=verify_images)
 
 
+class Roles(NamedTuple):
+    """Which metadata columns of a layout hold what: the old concept's index and name, the new one's (None for
+    synCOCO's removals), and the two label lists (original, edit)."""
+
+    old: str
+    old_name: str
+    new: str | None
+    new_name: str | None
+    lists: tuple[str, str]
+
+
+ROLES = {
+    "syncub": Roles("old_attr_idx", "old_attr", "new_attr_idx", "new_attr", ("orig_attr_idx", "syn_attr_idx")),
+    "syncoco": Roles("removed_cls_idx", "removed_class", None, None, ("orig_labels", "syn_labels")),
+}
+
+
 def _kind(columns: list[str], path: Path) -> str:
     coco_only = set(SYNCOCO_COLUMNS) - set(SYNCUB_COLUMNS)
     kind = "syncoco" if coco_only & set(columns) else "syncub"
@@ -77,7 +97,43 @@ def read_paired_folder(
     images decoded, with ``verify_images``; links_to: a folder the files may link into, the blobs of a Hub cache
     snapshot)."""
     root = Path(folder)
-    path = root / "metadata.csv"
+    df, kind, where = read_metadata(root / "metadata.csv")
+    roles = ROLES[kind]
+    concepts = layout_concepts(root, kind)
+    old, new = _edits(df, roles, concepts, where)
+    lo, le = (multi_hot(df[c].to_numpy(), len(concepts), lambda i, c=c: where(i, c)) for c in roles.lists)
+    try:
+        check_pairs(old, new, lo, le, pair_ids=df["pair_id"].to_numpy(), what=str(root / "metadata.csv"))
+    except DataError as e:
+        raise DataError(f"{e} (columns {roles.lists[0]!r}/{roles.lists[1]!r})") from None
+    orig = inside(root, df["orig_image"].to_numpy(), lambda i: where(i, "orig_image"), links_to)
+    edit = inside(root, df["syn_image"].to_numpy(), lambda i: where(i, "syn_image"), links_to)
+    if verify_images:
+        verify_image_files(orig, lambda i: where(i, "orig_image"), progress, "decode originals")
+        verify_image_files(edit, lambda i: where(i, "syn_image"), progress, "decode edits")
+    ids = df["pair_id"].to_numpy()
+    if df["pair_id"].str.fullmatch(r"-?\d+").all():
+        ids = df["pair_id"].astype(np.int64).to_numpy()
+    return PairedBenchmark(
+        orig_images=orig,
+        edit_images=edit,
+        old=old,
+        new=new,
+        labels_orig=lo,
+        labels_edit=le,
+        concepts=concepts,
+        pair_ids=ids,
+        groups=families(concepts) if kind == "syncub" else None,
+        root=str(Path(os.path.realpath(root))),
+        name=name or root.name,
+        extra=_extra_columns(df, roles),
+    )
+
+
+def read_metadata(path: Path) -> tuple[pd.DataFrame, str, Callable[[int, str], str]]:
+    """``metadata.csv`` of a benchmark folder, every field a str, with its layout (``"syncub"``/``"syncoco"``) and
+    ``where(row, column)``, the words that name a field in an error (file, line, pair id, row, column); its columns
+    are those of the layout, it has a row and its pair ids are unique."""
     if not path.is_file():
         raise DataError(f"{path}: metadata file not found")
     df, lines = read_csv(path, "metadata")
@@ -95,75 +151,55 @@ def read_paired_folder(
         j = int(np.flatnonzero((df["pair_id"] == ids[i]).to_numpy())[0])
         raise DataError(f"{path}, line {lines[i]}: pair_id {ids[i]!r} (row {i}) appears more than once "
                         f"(first at line {lines[j]})")
+    return df, kind, where
+
+
+def layout_concepts(root: Path, kind: str) -> list[str]:
+    """The concept names of a benchmark folder: ``attributes.txt`` (synCUB) or ``categories.txt`` (synCOCO; when
+    absent, the 80 COCO 2017 categories)."""
     if kind == "syncub":
-        concepts = read_names(root / "attributes.txt")
-        old_col, new_col, name_col, lists = (
-            "old_attr_idx",
-            "new_attr_idx",
-            "old_attr",
-            ("orig_attr_idx", "syn_attr_idx"),
-        )
-    else:
-        cats = root / "categories.txt"
-        concepts = read_names(cats) if cats.exists() else list(COCO_CATEGORIES)
-        old_col, new_col, name_col, lists = "removed_cls_idx", None, "removed_class", ("orig_labels", "syn_labels")
+        return read_names(root / "attributes.txt")
+    cats = root / "categories.txt"
+    return read_names(cats) if cats.exists() else list(COCO_CATEGORIES)
+
+
+def _edits(df: pd.DataFrame, roles: Roles, concepts: list[str], where) -> tuple[np.ndarray, np.ndarray]:
+    """``(old, new): int[P]`` from the index columns (``new = -1`` for removals), each in range and named by its
+    name column."""
     c = len(concepts)
-    old = _ints(df, old_col, where)
-    new = _ints(df, new_col, where) if new_col else np.full(len(df), -1, dtype=np.int64)
-    for col, arr, low in ((old_col, old, 0), (new_col, new, -1 if new_col is None else 0)):
+    old = _ints(df, roles.old, where)
+    new = _ints(df, roles.new, where) if roles.new else np.full(len(df), -1, dtype=np.int64)
+    for col, arr, low in ((roles.old, old, 0), (roles.new, new, 0 if roles.new else -1)):
         bad = (arr < low) | (arr >= c)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataError(f"{where(i, col)}: index {arr[i]} is out of range [0, {c})")
     named = np.asarray(concepts, dtype=object)
-    checks = [(name_col, old)] + ([("new_attr", new)] if kind == "syncub" else [])
-    for col, arr in checks:
+    for col, arr in ((roles.old_name, old), (roles.new_name, new)):
+        if col is None:
+            continue
         bad = df[col].to_numpy() != named[arr]
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataError(f"{where(i, col)}: {df[col].iloc[i]!r} does not name concept {arr[i]} ({named[arr[i]]!r})")
-    lo = multi_hot(df[lists[0]].to_numpy(), c, lambda i: where(i, lists[0]))
-    le = multi_hot(df[lists[1]].to_numpy(), c, lambda i: where(i, lists[1]))
-    try:
-        check_pairs(old, new, lo, le, pair_ids=ids, what=str(path))
-    except DataError as e:
-        raise DataError(f"{e} (columns {lists[0]!r}/{lists[1]!r})") from None
-    orig = inside(root, df["orig_image"].to_numpy(), lambda i: where(i, "orig_image"), links_to)
-    edit = inside(root, df["syn_image"].to_numpy(), lambda i: where(i, "syn_image"), links_to)
-    if verify_images:
-        verify_image_files(orig, lambda i: where(i, "orig_image"), progress, "decode originals")
-        verify_image_files(edit, lambda i: where(i, "syn_image"), progress, "decode edits")
-    core = {"pair_id", "orig_image", "syn_image", old_col, name_col, *lists} | (
-        {new_col, "new_attr"} if new_col else set()
+    return old, new
+
+
+def _extra_columns(df: pd.DataFrame, roles: Roles) -> pd.DataFrame:
+    """The metadata columns beyond the pair itself (class, verification score, …), numeric where every value is."""
+    core = {"pair_id", "orig_image", "syn_image", roles.old, roles.old_name, *roles.lists} | (
+        {roles.new, roles.new_name} if roles.new else set()
     )
     extra = df[[col for col in df.columns if col not in core]].copy()
     for col in extra.columns:
         num = pd.to_numeric(extra[col], errors="coerce")
         if not num.isna().any():
             extra[col] = num
-    if df["pair_id"].str.fullmatch(r"-?\d+").all():
-        ids = df["pair_id"].astype(np.int64).to_numpy()
-    return PairedBenchmark(
-        orig_images=orig,
-        edit_images=edit,
-        old=old,
-        new=new,
-        labels_orig=lo,
-        labels_edit=le,
-        concepts=concepts,
-        pair_ids=ids,
-        groups=families(concepts) if kind == "syncub" else None,
-        root=str(Path(os.path.realpath(root))),
-        name=name or root.name,
-        extra=extra.reset_index(drop=True),
-    )
+    return extra.reset_index(drop=True)
 
 
 def verify_image_files(paths: list[str], what, progress: bool = False, desc: str = "decode images") -> None:
     """Open and fully decode each image with PIL; a truncated or unreadable file raises, naming its row."""
-    from PIL import Image, UnidentifiedImageError
-    from tqdm.auto import tqdm
-
     for i, p in enumerate(tqdm(paths, desc=desc, unit="image", disable=not progress)):
         try:
             with Image.open(p) as im:
