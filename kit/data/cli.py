@@ -10,8 +10,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
+
+import numpy as np
 
 from kit.cli_args import (
     HelpFormatter,
@@ -25,6 +28,16 @@ from kit.cli_args import (
     positive_int,
     show_progress,
 )
+from kit.data.build import EDITORS, BuildConfig, build, load_editor
+from kit.data.coco import coco_instances
+from kit.data.cub import load_cub
+from kit.data.files import read_csv
+from kit.data.paired import read_paired_folder
+from kit.data.publish import publish
+from kit.data.toy_birds import render_toy_syncub
+from kit.data.toy_scenes import render_toy_syncoco
+from kit.data.unpaired import load_toy_images
+from kit.embed import embed_images, load_encoder
 
 TOYS = ("toy-syncub", "toy-syncoco")
 
@@ -62,8 +75,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--toy", type=existing_folder, metavar="DIR", help="a rendered toy-synCUB folder (its "
                                                                          "unpaired images)")
     b.add_argument("--split", choices=("train", "val"), default="val", help="COCO split")
-    from kit.data.build import EDITORS, BuildConfig
-
     d = BuildConfig()
     b.add_argument("--editor", choices=sorted(EDITORS), default=d.editor, help="image editor")
     b.add_argument("--editor-model", type=existing_folder, metavar="DIR",
@@ -124,8 +135,6 @@ def _replaceable(out: Path) -> None:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from kit.data import render_toy_syncoco, render_toy_syncub
-
     _replaceable(args.out)
     fn = render_toy_syncub if args.benchmark == "toy-syncub" else render_toy_syncoco
     out = fn(args.out, n_pairs=args.pairs, n_images=args.images, seed=args.seed, size=args.size,
@@ -136,12 +145,6 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    import numpy as np
-
-    from kit.data.build import BuildConfig, build, load_editor
-
     out = check_folder(args.out, "OUT")
     if out.exists():
         fail(f"OUT {out} exists; build into a new folder")
@@ -151,13 +154,9 @@ def _build(args: argparse.Namespace) -> int:
                               call={"num_inference_steps": args.steps} if args.steps else {})
     kw: dict = {}
     if args.coco:
-        from kit.data import coco_instances
-
         table, kw["counts"], kw["areas"] = coco_instances(args.coco, args.split)
         kind = "removal"
     elif args.cub:
-        from kit.data import load_cub
-
         table = load_cub(args.cub, seed=args.seed)
         # the class of an image is its folder: images/001.Black_footed_Albatross/….jpg
         folders = [Path(p).parent.name for p in table.images]
@@ -165,9 +164,6 @@ def _build(args: argparse.Namespace) -> int:
         kw["class_names"] = [f.split(".", 1)[-1].replace("_", " ") for f in folders]
         kind = "swap"
     else:
-        from kit.data import load_toy_images
-        from kit.data.files import read_csv
-
         table = load_toy_images(args.toy)
         extra = read_csv(Path(args.toy) / "unpaired.csv", "image list")[0]
         if "class_id" not in extra.columns:
@@ -175,8 +171,6 @@ def _build(args: argparse.Namespace) -> int:
         kw["classes"] = extra["class_id"].to_numpy()
         kw["class_names"] = list(extra.get("class_name", extra["class_id"]))
         kind = "swap"
-    from kit.embed import embed_images, load_encoder
-
     encoder = load_encoder(args.encoder, device=args.device)
     editor = load_editor(cfg.editor, device=args.device, model_id=args.editor_model, revision=cfg.revision)
     folder_out = build(table, out, kind=kind, config=cfg, editor=editor, device=args.device,
@@ -188,8 +182,6 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from kit.data.paired import read_paired_folder
-
     bench = read_paired_folder(args.folder, verify_images=args.decode, progress=show_progress())
     log.info(f"{args.folder}: {bench.n_pairs} pairs over {len(bench.concepts)} concepts, every row valid"
              + (" and every image decoded" if args.decode else ""))
@@ -198,8 +190,6 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from kit.data.publish import publish
-
     out = publish(
         args.folder,
         args.repo_id,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from kit.errors import DataError
 from kit.io import read_text
@@ -103,8 +104,6 @@ def read_csv(path: str | os.PathLike, what: str = "CSV file"):
     A field count that differs from the header's, a column named twice, bytes that are not UTF-8 or a broken
     quote raise a DataError naming the line. An empty file raises one saying so; blank lines are skipped.
     """
-    import pandas as pd
-
     path = Path(path)
     content = read_text(path, what)
     reader = csv.reader(io.StringIO(content, newline=""), strict=True)

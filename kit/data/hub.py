@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from kit.errors import ConfigError, DataError
+from kit.errors import CheckpointError, ConfigError, DataError
 
 BENCHMARKS = {
     # name: (repo id, default revision, revisions known to the kit). The default is the release the paper's
@@ -39,7 +39,7 @@ def _first_line(e: Exception | None) -> str:
 
 def hub_cache() -> str:
     """The Hub cache folder in use (``HF_HUB_CACHE``, by default ``HF_HOME/hub``)."""
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # here: huggingface_hub takes ~0.8 s to import
 
     if os.environ.get("HF_HUB_CACHE"):
         return os.path.expanduser(os.environ["HF_HUB_CACHE"])
@@ -50,7 +50,7 @@ def hub_cache() -> str:
 
 def offline_mode() -> bool:
     """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set, now or when huggingface_hub was imported."""
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # here: huggingface_hub takes ~0.8 s to import
 
     env = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").strip().upper()
     return env in {"1", "ON", "YES", "TRUE"} or bool(constants.HF_HUB_OFFLINE)
@@ -62,7 +62,7 @@ def unreachable() -> str | None:
     One HEAD request to the endpoint, with no retry, through huggingface_hub's own session (so proxies and
     certificates are those of the downloads); the answer is remembered for a minute.
     """
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # here: huggingface_hub takes ~0.8 s to import
 
     if offline_mode():
         return "HF_HUB_OFFLINE is set"
@@ -70,7 +70,7 @@ def unreachable() -> str | None:
     seen = _PROBE.get(endpoint)
     if seen is not None and time.monotonic() - seen[0] < 60:
         return seen[1]
-    from huggingface_hub.utils import get_session
+    from huggingface_hub.utils import get_session  # here: huggingface_hub takes ~0.8 s to import
 
     reason = None
     try:
@@ -95,7 +95,7 @@ def how_to_provide(repo_id: str, repo_type: str = "model", revision: str | None 
 def cached_file(repo_id: str, filenames: list[str], revision: str | None = None,
                 repo_type: str = "model", cache_dir: str | os.PathLike | None = None) -> str | None:
     """The local path of the first of ``filenames`` found in the Hub cache at ``revision``, without a request."""
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # here: huggingface_hub takes ~0.8 s to import
 
     for name in filenames:
         try:
@@ -111,8 +111,6 @@ def hub_file(what: str, repo_id: str, filenames: list[str], revision: str | None
     """The first of ``filenames`` (alternatives, e.g. safetensors before .bin) of a Hub repository: from the
     cache, else downloaded; a :class:`kit.errors.CheckpointError` naming ``what`` and how to provide it when it
     is neither cached nor reachable. local: how to give the same thing as local files (the error says so)."""
-    from kit.errors import CheckpointError
-
     path = cached_file(repo_id, filenames, revision, repo_type, cache_dir)
     if path is not None:
         return path
@@ -122,7 +120,7 @@ def hub_file(what: str, repo_id: str, filenames: list[str], revision: str | None
         raise CheckpointError(f"{what}: {' or '.join(filenames)} of {where} is not in the Hugging Face cache and the "
                               f"Hub cannot be used ({why}); "
                               + how_to_provide(repo_id, repo_type, revision, filenames[:1], local)) from None
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # here: huggingface_hub takes ~0.8 s to import
     from huggingface_hub.errors import EntryNotFoundError
 
     last: Exception | None = None
@@ -152,7 +150,7 @@ def download(name: str, revision: str | None = None, cache_dir: str | os.PathLik
             f"{name}: revision {revision!r} is not one the kit knows ({list(known)}); "
             f"pin a tag the loader was checked against"
         )
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # here: huggingface_hub takes ~0.8 s to import
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     cache_dir = cache_dir if cache_dir is not None else hub_cache()

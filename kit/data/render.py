@@ -14,13 +14,17 @@ identical wherever they were identical before it.
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from tqdm.auto import tqdm
+
+from kit.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +50,6 @@ class RenderPlan:
 
 def check_split(what: str, fractions: Sequence[float]) -> None:
     """A split must be three non-negative fractions (train, val, test) summing to 1."""
-    from kit.errors import ConfigError
-
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-9:
         raise ConfigError(f"{what}.split must be three fractions summing to 1, got {fractions}")
 
@@ -131,8 +133,6 @@ def value_noise(rng: np.random.Generator, size: int, cells: int = 4, octaves: in
 
 def texture(noise: np.ndarray, dark: Sequence[int], light: Sequence[int]) -> Image.Image:
     """An RGB image that runs from ``dark`` (noise 0) to ``light`` (noise 1)."""
-    from PIL import ImageOps
-
     grey = Image.fromarray((noise * 255 + 0.5).clip(0, 255).astype(np.uint8))
     return ImageOps.colorize(grey, tuple(int(c) for c in dark), tuple(int(c) for c in light))
 
@@ -147,8 +147,6 @@ def gradient(size: int, top: Sequence[int], bottom: Sequence[int], y0: float = 0
 
 def paste_texture(im: Image.Image, tex: Image.Image, draw_mask) -> None:
     """Paste ``tex`` into ``im`` through a mask drawn by ``draw_mask(ImageDraw)`` (white = texture)."""
-    from PIL import ImageDraw
-
     mask = Image.new("L", im.size, 0)
     draw_mask(ImageDraw.Draw(mask))
     im.paste(tex, (0, 0), mask)
@@ -250,8 +248,6 @@ def render_all(
 ) -> None:
     """Render every ``(path, spec)`` job to a PNG of ``size``×``size`` (drawn ``supersample`` times larger
     and reduced, for smooth edges) using up to ``workers`` processes; progress: a bar over the images."""
-    from tqdm.auto import tqdm
-
     workers = max(1, min(workers, len(jobs) // 50 + 1))
     n_chunks = max(workers * 4, len(jobs) // 32) if workers > 1 else max(1, len(jobs) // 32)
     chunks = [c for c in (jobs[i::n_chunks] for i in range(n_chunks)) if c]
@@ -260,8 +256,6 @@ def render_all(
             for c in chunks:
                 bar.update(_render_chunk((render, c, size, supersample)))
             return
-        import multiprocessing as mp
-
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
             for done in ex.map(_render_chunk, [(render, c, size, supersample) for c in chunks]):
                 bar.update(done)
