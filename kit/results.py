@@ -8,8 +8,7 @@ columns :data:`COLUMNS`:
     family, dict_size      the SAE's family and number of latents D
     sparsity               the SAE's k (active latents per sample; None for ReLU/JumpReLU)
     role                   trained | untrained | random | … (:data:`ROLES`): which model gave the number
-    criterion              how latents were matched to concepts: one_to_one | fbmp_b0.5 | … | nnomp | probe
-                           ("" for a metric that does not match)
+    criterion              how latents were matched: one_to_one | fbmp_b0.5 | … | nnomp | probe | "" (none)
     budget                 the coalition size (MATCHScore, TAPAScore) or the probe's k (sparse probing)
     metric                 one of :data:`METRICS`
     value, ci_low, ci_high the number and its bootstrap interval

@@ -58,8 +58,8 @@ def sanity_check(sae: Any, data: Any, config: EvalConfig | None = None, *,
                  baselines: Mapping[str, Any] | None = None, reference: str = "trained", **options):
     """Every metric for an SAE and its baselines (default: its untrained twin and random codes) on ``data``.
 
-    config: an :class:`EvalConfig` (default: every metric, the paper's criteria); baselines, options: as for
-    :func:`kit.evaluate.evaluate`. Returns the rows with ``verdict`` and ``direction`` (see :func:`verdicts`).
+    config: an :class:`~kit.evaluate.EvalConfig` (default: every metric, the paper's criteria); baselines, options:
+    as for :func:`kit.evaluate.evaluate`. Returns the rows with ``verdict`` and ``direction`` (see :func:`verdicts`).
     """
     cfg = config or EvalConfig(metrics="all")
     return verdicts(evaluate(sae, data, cfg, baselines=baselines, **options).rows, reference)

@@ -1,4 +1,4 @@
-"""``kit score``: score any SAE on a benchmark in one command.
+"""``kit score``: score any SAE on a benchmark in one command::
 
     kit score runs/my_sae --benchmark toy-syncub --encoder toy
     kit score saelens_folder --format saelens --benchmark syncub --encoder open_clip:ViT-L-14/openai \\

@@ -24,7 +24,7 @@ A paired benchmark holds P pairs (original image, edited image). Pair p removes 
   by the same m_p (their range is that of the codes).
 - macro TAPAScore: the mean over edited concepts ``old`` of the mean score_p of their pairs, so that every
   concept counts once however many pairs it has.
-- Δ_stay (selectivity, needs the original's labels): the mean of |f(M(a))| over every (pair, other concept a)
+- Δ_stay (selectivity, needs the original's labels): the mean of ``|f(M(a))|`` over every (pair, other concept a)
   item — a present in the original, a ∉ {old, new}, M(a) non-empty — pooled over all pairs (the paper;
   ``stay_pooling="items"``), or the mean over pairs of each pair's own mean (``stay_pooling="pairs"``,
   which weights a pair with one other concept like one with twenty). 0 means the edit left the other
@@ -328,7 +328,7 @@ def pair_terms(Zo: np.ndarray, Ze: np.ndarray, old: np.ndarray, new: np.ndarray,
 
 def stay_terms(Zo: np.ndarray, Ze: np.ndarray, old: np.ndarray, new: np.ndarray, labels_orig: np.ndarray,
                idx: np.ndarray, mask: np.ndarray, how: str, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(total: float64[P], n: int64[P])``: per pair, the sum of |aggregation| over the other concepts present
+    """``(total: float64[P], n: int64[P])``: per pair, the sum of ``|aggregation|`` over the other concepts present
     in the original with a non-empty coalition, and how many there are. Only those (pair, concept) entries are
     gathered, in blocks of entries to bound memory."""
     p = len(old)

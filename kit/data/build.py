@@ -165,7 +165,7 @@ def instruction(names: Sequence[str], groups: Sequence[str] | None, labels: np.n
 def load_editor(
     name: str, device: str = "auto", model_id: str | os.PathLike | None = None, revision: str | None = None
 ) -> Any:
-    """A diffusers image-editing pipeline by name (see :data:`EDITORS`); ``model_id`` replaces the Hub id
+    """A diffusers image-editing pipeline by name (see ``kit.data.build.EDITORS``); ``model_id`` replaces the Hub id
     (a local folder of the same pipeline). Weights load from safetensors; remote code is never run."""
     if name not in EDITORS:
         raise ConfigError(f"unknown editor {name!r}; known: {sorted(EDITORS)}")

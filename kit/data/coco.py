@@ -78,7 +78,7 @@ def _unique(path: Path, section: str, what: str, values: list) -> None:
 
 def coco_instances(folder: str | os.PathLike, split: str) -> tuple[ConceptTable, np.ndarray, np.ndarray]:
     """``(table, counts: int[N, 80], areas: float[N, 80])`` — instances per category and their total area
-    per image (what :func:`kit.data.build.choose_removals` needs)."""
+    per image (what ``kit.data.build.choose_removals`` needs)."""
     root = Path(folder)
     split = _split(split)
     data, path = _read(root, split)

@@ -143,7 +143,7 @@ def load_encoder(name: str, device: str = "auto", **kwargs: Any) -> Encoder:
     """The encoder called ``name`` on ``device`` (``"auto"`` → CUDA when present).
 
     kwargs go to the family's loader (e.g. an already built ``model=`` for dinov2).
-    Unknown names raise :class:`ConfigError` listing the known families.
+    Unknown names raise :class:`~kit.errors.ConfigError` listing the known families.
     """
     if not isinstance(name, str) or not name:
         raise ConfigError(f"encoder name must be a non-empty string, got {name!r}")

@@ -170,7 +170,7 @@ def tpp(X: np.ndarray, Y: np.ndarray, sae: Any, groups: Sequence[Sequence[int]] 
 
 def choose_scr_pairs(Y: np.ndarray, groups: Sequence[str] | None = None, n_pairs: int = 4,
                      min_cell: int = 20) -> list[tuple[int, int]]:
-    """The ``n_pairs`` most correlated concept pairs (|phi| coefficient) from different families whose four
+    """The ``n_pairs`` most correlated concept pairs (``|phi|`` coefficient) from different families whose four
     (a, b) cells each hold at least ``min_cell`` samples. Y: bool[N, C]; groups: the C family names."""
     Y = bools("Y", Y)
     n, C = Y.shape

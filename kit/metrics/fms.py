@@ -43,7 +43,7 @@ class FMSConfig:
 @dataclass(frozen=True, eq=False)
 class FMSResult(ResultMixin):
     """Per concept (NaN where a class is too rare): accs: float[C, p+1]; accs_cum: float[C, n_global];
-    local, global_, fms: float[C]; roots: int[C, R] the ranked root latents."""
+    local, ``global_``, fms: float[C]; roots: int[C, R] the ranked root latents."""
 
     accs: np.ndarray
     accs_cum: np.ndarray

@@ -180,7 +180,7 @@ def _saelens_folder(folder: Path) -> tuple[dict, dict, dict]:
 
 
 def read_saelens(source, cfg: dict | None = None, scaling_factor: float | None = None):
-    """A kit SAE (or :class:`NormalizedSAE`) from a SAELens folder or SAE object; codes and reconstructions
+    """A kit SAE (or ``NormalizedSAE``) from a SAELens folder or SAE object; codes and reconstructions
     as SAELens computes them (decoder norms of relu/jumprelu/gated SAEs folded into the codes).
 
     cfg: overrides of config keys. scaling_factor: for ``normalize_activations="expected_average_only_in"``,
