@@ -10,7 +10,10 @@ A parameter file is YAML with these keys (all optional)::
 
 Every parameter must be declared in the ``parameters`` cell of a notebook it is sent to; a parameter that
 no chosen notebook declares, an unknown notebook name or malformed YAML is an error raised before anything
-is written. ``cache_dir`` and ``out_dir`` are filled in by the runner for notebooks that declare them.
+is written. ``cache_dir`` and ``out_dir`` are filled in by the runner for notebooks that declare them,
+relative to the project folder when they lie inside it (so an executed page shows ``cache_dir = ".cache"``, not
+the build machine's folders). Paths in parameters are relative to the project folder (:func:`param_path`), and
+notebooks run with it as their working folder, as ``papermill notebooks/NN_topic.ipynb out.ipynb`` does there.
 Executed copies go to the run folder; the sources are never written. A notebook whose source, parameters
 and kit code are unchanged since its last execution into the same folder is not executed again.
 """
@@ -22,9 +25,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from traitlets.config import Config
 
 from kit.cli_args import folder_problem
 from kit.errors import ConfigError, KitError
@@ -43,6 +49,31 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
         if (folder / "_toc.yml").is_file() and (folder / "notebooks").is_dir():
             return folder
     raise ConfigError(f"no sae-concept-kit project (a folder with _toc.yml and notebooks/) at or above {here}")
+
+
+def param_path(value: str | os.PathLike) -> Path | None:
+    """A path parameter of a notebook as a path: absolute stays; relative is taken from the project folder
+    (:func:`find_root` from the working folder), or from the working folder where no project is found; an
+    empty value (the parameter's "not given") is None. So ``cache_dir = ".cache"`` means the project's
+    ``.cache/`` whether the notebook runs from ``notebooks/`` in Jupyter or from the root under papermill."""
+    if not str(value):
+        return None
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    try:
+        base = find_root()
+    except ConfigError:
+        base = Path.cwd()
+    return base / path
+
+
+def _as_parameter(path: Path, root: Path) -> str:
+    """A folder the runner passes to a notebook: relative to the project folder when inside it, else absolute."""
+    try:
+        return path.relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(path)
 
 
 def list_notebooks(root: Path) -> dict[str, Path]:
@@ -237,10 +268,11 @@ def execute(steps: list[Step], out_dir: str | os.PathLike, cache_dir: str | os.P
             bar.set_postfix_str(step.name, refresh=True)
             declared = declared_parameters(step.source)
             params = dict(step.parameters)
+            root = find_root(step.source.parent)
             if "cache_dir" in declared:
-                params.setdefault("cache_dir", str(cache_dir))
+                params.setdefault("cache_dir", _as_parameter(cache_dir, root))
             if "out_dir" in declared:
-                params.setdefault("out_dir", str(out_dir / step.name))
+                params.setdefault("out_dir", _as_parameter(out_dir / step.name, root))
             target = out_dir / f"{step.name}.ipynb"
             digest = _step_digest(Step(step.name, step.source, params), kit_digest)
             if not force and target.is_file():
@@ -276,20 +308,25 @@ KERNEL_START_ATTEMPTS = 3
 
 
 def _execute_notebook(source: Path, executed: Path, params: dict, kernel: str | None, log) -> None:
-    """papermill, retried when the kernel dies before its first reply: jupyter_client picks free ports, frees
-    them and lets the kernel bind them, so two kernels starting at once can race for a port (ZMQ "address
-    already in use"). Nothing has run in that kernel, so running the notebook again is safe."""
+    """papermill in the project folder, retried when the kernel dies before its first reply: over TCP
+    jupyter_client picks free ports, frees them and lets the kernel bind them, so two kernels starting at once
+    can race for a port (ZMQ "address already in use"). Nothing has run in that kernel, so running the notebook
+    again is safe. The kernel is local, so it talks over Unix sockets where there are any (ZMQ's IPC: no port,
+    no unencrypted TCP that ipykernel warns about on the terminal), in a private temporary folder."""
     import papermill
 
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
-        try:
-            papermill.execute_notebook(str(source), str(executed), parameters=params, kernel_name=kernel,
-                                       cwd=str(source.parent), progress_bar=False)
-            return
-        except RuntimeError as e:
-            if "before replying to kernel_info" not in str(e) or attempt == KERNEL_START_ATTEMPTS:
-                raise
-            log(f"{source.stem}: the kernel died while starting ({e}); starting another one")
+        with tempfile.TemporaryDirectory(prefix="kit-kernel-") as sockets:
+            channels = {"transport": "tcp"} if os.name == "nt" else {"transport": "ipc", "ip": f"{sockets}/k"}
+            try:
+                papermill.execute_notebook(str(source), str(executed), parameters=params, kernel_name=kernel,
+                                           cwd=str(find_root(source.parent)), progress_bar=False,
+                                           config=Config({"KernelManager": channels}))
+                return
+            except RuntimeError as e:
+                if "before replying to kernel_info" not in str(e) or attempt == KERNEL_START_ATTEMPTS:
+                    raise
+                log(f"{source.stem}: the kernel died while starting ({e}); starting another one")
 
 
 def build_book(root: Path, executed: list[Path], out_dir: Path, log=None) -> Path:
