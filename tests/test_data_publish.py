@@ -8,6 +8,7 @@ import shutil
 
 import huggingface_hub
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -72,6 +73,74 @@ def test_dry_run_loads_back_with_datasets_and_the_kit(toys, tmp_path, which, car
     table = load_toy_images(tmp_path / "dry")
     assert sum(len(unpaired[s]) for s in unpaired) == table.n_samples == 10
     assert (table.Y == load_toy_images(src).Y).all()
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_staged_benchmark_loads_offline_with_named_labels(toys, tmp_path, monkeypatch, which):
+    """`datasets.load_dataset(<staged folder>)` offline: decoded images, concept indices as ClassLabel named by
+    the concepts, one row per pair; the names and the unpaired images (every column of unpaired.csv, class id
+    and name included) in their own configs; the card's dataset_info is what datasets loads."""
+    import datasets
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    src = toys[which]
+    staged = tmp_path / "staged"
+    publish(src, "someone/bench", dry_run_dir=staged)
+    bench = load_paired(src)
+    cache = str(tmp_path / "hf")
+    names_config = "attributes" if which == 0 else "categories"
+    assert sorted(datasets.get_dataset_config_names(str(staged))) == sorted(["default", names_config, "unpaired"])
+
+    pairs = datasets.load_dataset(str(staged), split="test", cache_dir=cache)
+    assert len(pairs) == bench.n_pairs
+    single, lists = (["old_attr_idx", "new_attr_idx"], ["orig_attr_idx", "syn_attr_idx"]) if which == 0 else (
+        ["removed_cls_idx"], ["orig_labels", "syn_labels"])
+    for col in single:
+        assert isinstance(pairs.features[col], datasets.ClassLabel)
+        assert pairs.features[col].names == bench.concepts
+    for col in lists:
+        assert isinstance(pairs.features[col], datasets.List)
+        assert isinstance(pairs.features[col].feature, datasets.ClassLabel)
+        assert pairs.features[col].feature.names == bench.concepts
+    label = pairs.features[single[0]]
+    assert [label.int2str(v) for v in pairs[single[0]]] == [bench.concepts[o] for o in bench.old]
+    if which == 0:
+        assert [label.int2str(v) for v in pairs["new_attr_idx"]] == [bench.concepts[n] for n in bench.new]
+    assert [set(v) for v in pairs[lists[1]]] == [set(np.flatnonzero(y)) for y in bench.labels_edit]
+    row = pairs[int(bench.n_pairs) - 1]
+    for col, path in (("orig_image", bench.orig_images[-1]), ("syn_image", bench.edit_images[-1])):
+        assert isinstance(row[col], Image.Image)
+        assert (np.asarray(row[col]) == np.asarray(Image.open(path))).all()
+
+    names = datasets.load_dataset(str(staged), names_config, split="train", cache_dir=cache)
+    assert names["name"] == bench.concepts and names["index"] == list(range(bench.n_concepts))
+
+    csv = pd.read_csv(src / "unpaired.csv", dtype=str, keep_default_na=False)
+    unpaired = datasets.load_dataset(str(staged), "unpaired", cache_dir=cache)
+    assert sorted(unpaired) == ["test", "train", "validation"]
+    assert sum(len(unpaired[s]) for s in unpaired) == len(csv)
+    train = unpaired["train"]
+    assert train.column_names == list(csv.columns)
+    assert train.features["labels"].feature.names == bench.concepts
+    rows = csv[csv["split"] == "train"].reset_index(drop=True)
+    assert train["scene"] == rows["scene"].tolist()
+    assert [str(v) for v in train["labels"]] == rows["labels"].tolist()
+    if which == 0:
+        assert {"class_id", "class_name"} <= set(train.column_names)
+        assert train["class_id"] == rows["class_id"].astype(int).tolist()
+        assert train["class_name"] == rows["class_name"].tolist()
+    assert isinstance(train[0]["image"], Image.Image)
+
+    card = _front_matter((staged / "README.md").read_text())
+    infos = {i["config_name"]: i for i in card["dataset_info"]}
+    for name, ds in (("default", pairs), (names_config, names), ("unpaired", train)):
+        assert datasets.Features._from_yaml_list(infos[name]["features"]) == ds.features, name
+    assert {s["name"]: s["num_examples"] for s in infos["unpaired"]["splits"]} == {
+        s: len(unpaired[s]) for s in unpaired}
+    assert {c["config_name"] for c in card["configs"]} == set(infos)
 
 
 def test_failed_dry_run_leaves_nothing(toys, tmp_path):

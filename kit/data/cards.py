@@ -1,6 +1,6 @@
 """Dataset cards: fill a template from ``data_cards/`` (a link to ``kit/data/card_templates/``, which ships in the
-package) with the real counts of a benchmark folder, and write the Parquet files through which the Hub's viewer
-shows both images of each pair."""
+package) with the real counts of a benchmark folder, and add the ``configs`` and ``dataset_info`` of the Parquet
+files that ``datasets`` and the Hub's viewer read (:mod:`kit.data.hf_configs`) to its front matter."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import json
 import os
 from pathlib import Path
 from string import Template
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from kit._version import __version__
 from kit.data.files import read_csv
-from kit.data.unpaired import load_toy_images
+from kit.data.hf_configs import Config, card_metadata
 from kit.errors import ConfigError
 from kit.io import read_json
 from kit.types import PairedBenchmark
@@ -82,6 +83,7 @@ def card_values(folder: Path, bench: PairedBenchmark, repo_id: str, revision: st
             else f"median {np.median(score):.3g}, 5th percentile {np.percentile(score, 5):.3g}, "
             f"minimum {np.min(score):.3g}"
         ),
+        "render_version": str(made.get("render_version", "—")),
         "image_size": str(settings.get("size", "—")),
         "seed": str(settings.get("seed", "—")),
     }
@@ -94,9 +96,13 @@ def render_card(
     revision: str = "main",
     card: str | None = None,
     cards_dir: str | os.PathLike | None = None,
+    configs: Sequence[Config] = (),
 ) -> str:
     """The card (README.md text) of the benchmark in ``folder``: template ``data_cards/<card>/README.md``
-    with ``${name}`` placeholders filled from :func:`card_values`."""
+    with ``${name}`` placeholders filled from :func:`card_values`, and the front matter's ``configs`` and
+    ``dataset_info`` generated from the ``configs`` written (:func:`kit.data.hf_configs.write_configs`)."""
+    from huggingface_hub import DatasetCard  # here: huggingface_hub takes ~0.8 s to import
+
     folder = Path(folder)
     card = card or card_name(folder, bench)
     if card not in CARDS:
@@ -105,51 +111,11 @@ def render_card(
     if not path.is_file():
         raise ConfigError(f"{path}: card template not found")
     try:
-        return Template(path.read_text(encoding="utf-8")).substitute(card_values(folder, bench, repo_id, revision))
+        text = Template(path.read_text(encoding="utf-8")).substitute(card_values(folder, bench, repo_id, revision))
     except (KeyError, ValueError) as e:
         raise ConfigError(f"{path}: the template refers to an unknown placeholder {e}") from None
-
-
-def _image(path: str) -> dict:
-    with open(path, "rb") as f:
-        return {"bytes": f.read(), "path": os.path.basename(path)}
-
-
-def write_viewer_parquet(folder: Path, bench: PairedBenchmark, out: Path) -> list[Path]:
-    """``out/data/pairs.parquet`` (orig_image and syn_image as Image features beside the metadata) and,
-    for a toy benchmark, ``out/data/unpaired-{train,val,test}.parquet``; return the files written."""
-    from datasets import Dataset, Features, Image, Sequence, Value
-
-    meta = read_csv(folder / "metadata.csv", "metadata")[0]
-    cols = {c: meta[c].tolist() for c in meta.columns if c not in ("orig_image", "syn_image")}
-    feats = {c: Value("string") for c in cols}
-    for c in cols:
-        num = pd.to_numeric(meta[c], errors="coerce")
-        if len(num) and not num.isna().any():
-            integral = bool((num == num.round()).all()) and meta[c].str.fullmatch(r"-?\d+").all()
-            cols[c] = num.astype("int64" if integral else "float64").tolist()
-            feats[c] = Value("int64" if integral else "float64")
-    for c in ("orig_attr_idx", "syn_attr_idx", "orig_labels", "syn_labels"):
-        if c in cols:
-            cols[c], feats[c] = [json.loads(v) for v in cols[c]], Sequence(Value("int64"))
-    data = {
-        "orig_image": [_image(p) for p in bench.orig_images],
-        "syn_image": [_image(p) for p in bench.edit_images],
-        **cols,
-    }
-    features = Features({"orig_image": Image(), "syn_image": Image(), **feats})
-    (out / "data").mkdir(parents=True, exist_ok=True)
-    written = [out / "data" / "pairs.parquet"]
-    Dataset.from_dict(data, features=features).to_parquet(str(written[0]))
-    if (folder / "unpaired.csv").is_file():
-        t = load_toy_images(folder)
-        feats = Features({"image": Image(), "labels": Sequence(Value("int64"))})
-        for split in ("train", "val", "test"):
-            rows = np.flatnonzero(t.split == split)
-            data = {
-                "image": [_image(t.images[i]) for i in rows],
-                "labels": [np.flatnonzero(t.Y[i]).tolist() for i in rows],
-            }
-            written.append(out / "data" / f"unpaired-{split}.parquet")
-            Dataset.from_dict(data, features=feats).to_parquet(str(written[-1]))
-    return written
+    if not configs:
+        return text
+    rendered = DatasetCard(text)
+    card_metadata(configs, rendered.data)
+    return str(rendered)

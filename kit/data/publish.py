@@ -1,8 +1,9 @@
 """Publish a benchmark folder to the Hugging Face Hub with its dataset card.
 
 The upload folder holds the Hub layout the kit's loader reads (``images/``, ``metadata.csv``, the concept
-names, ``unpaired.csv`` for toy benchmarks, how it was made), ``README.md`` (the rendered card) and
-``data/*.parquet`` for the Hub's viewer. ``dry_run_dir`` writes exactly that folder, atomically, and
+names, ``unpaired.csv`` for toy benchmarks, how it was made), ``data/*.parquet`` (the configs ``datasets`` and
+the Hub's viewer load, :mod:`kit.data.hf_configs`) and ``README.md`` (the rendered card, whose front matter
+lists those configs and their features). ``dry_run_dir`` writes exactly that folder, atomically, and
 uploads nothing.
 """
 
@@ -13,19 +14,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from kit.data.cards import render_card, write_viewer_parquet
+from kit.data.cards import render_card
+from kit.data.hf_configs import write_configs
+from kit.data.layout import MADE_FILES, NAME_FILES
 from kit.data.paired import read_paired_folder
 from kit.errors import ConfigError
 from kit.io import atomic_path
 
-LAYOUT_FILES = (
-    "metadata.csv",
-    "attributes.txt",
-    "categories.txt",
-    "unpaired.csv",
-    "build_config.json",
-    "render_config.json",
-)
+LAYOUT_FILES = ("metadata.csv", *NAME_FILES, "unpaired.csv", *MADE_FILES)
 
 
 def stage(
@@ -44,9 +40,9 @@ def stage(
     for name in LAYOUT_FILES:
         if (folder / name).is_file():
             shutil.copy2(folder / name, out / name)
-    text = render_card(folder, bench, repo_id, revision, card=card, cards_dir=cards_dir)
+    configs = write_configs(folder, bench, out)
+    text = render_card(folder, bench, repo_id, revision, card=card, cards_dir=cards_dir, configs=configs)
     (out / "README.md").write_text(text, encoding="utf-8")
-    write_viewer_parquet(folder, bench, out)
     return out
 
 
