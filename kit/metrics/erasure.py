@@ -269,7 +269,7 @@ def scr(X: np.ndarray, Y: np.ndarray, sae: Any, pairs: Sequence[tuple[int, int]]
         oracle[p] = balanced_accuracy(fair_probes.logits(X[held])[:, :1] > 0, y_held)[0]
         delta = _ablation_effect(Z[held], ranked, W_dec @ probe_b.coef.T, cfg.n_values)
         ablated[:, p] = [balanced_accuracy(logits + d > 0, y_held)[0] for d in delta]
-    gap = oracle - base
+    gap = oracle - base  # two balanced accuracies: equal ones may differ by rounding (1e-16), a real gap is ≥ 1/n
     with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(gap > 0, (ablated - base) / gap, np.nan)
+        score = np.where(gap > 1e-9, (ablated - base) / gap, np.nan)
     return SCRResult(pairs=directed, base=base, oracle=oracle, ablated=ablated, scr=score, config=cfg)
