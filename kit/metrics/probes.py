@@ -10,6 +10,7 @@ fits them all.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,7 +111,9 @@ def fit_l1_probes(F: np.ndarray, Y: np.ndarray, l1_decay: float = 0.01, max_iter
     n, c = Y.shape
     f = torch.as_tensor(np.ascontiguousarray(F), dtype=torch.float32)
     if int(torch.count_nonzero(f)) <= 0.1 * f.numel():
-        A, At = f.to_sparse_csr().to(dev), f.T.contiguous().to_sparse_csr().to(dev)
+        with warnings.catch_warnings():  # torch: "Sparse CSR tensor support is in beta state", once per process
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support", category=UserWarning)
+            A, At = f.to_sparse_csr().to(dev), f.T.contiguous().to_sparse_csr().to(dev)
     else:
         A = f.to(dev)
         At = A.T
