@@ -177,13 +177,9 @@ def test_data_render_and_verify(capsys, tmp_path):
 
 
 def test_data_build_wires_the_stages(capsys, monkeypatch, toy, tmp_path):
-    import importlib
-
     import numpy as np
 
-    import kit.embed as ke
-
-    kb = importlib.import_module("kit.data.build")  # kit.data.build is also the function's name
+    import kit.data.cli as dc  # the command line's stages, as it names them
 
     calls = {}
 
@@ -191,9 +187,9 @@ def test_data_build_wires_the_stages(capsys, monkeypatch, toy, tmp_path):
         calls.update(kw, table=table, folder=folder)
         return folder
 
-    monkeypatch.setattr(kb, "build", fake_build)
-    monkeypatch.setattr(kb, "load_editor", lambda name, **kw: calls.setdefault("editor", (name, kw)))
-    monkeypatch.setattr(ke, "load_encoder", lambda name, **kw: f"encoder {name}")
+    monkeypatch.setattr(dc, "build", fake_build)
+    monkeypatch.setattr(dc, "load_editor", lambda name, **kw: calls.setdefault("editor", (name, kw)))
+    monkeypatch.setattr(dc, "load_encoder", lambda name, **kw: f"encoder {name}")
     out = tmp_path / "built"
     rc, stdout, _ = run(capsys, "data", "build", str(out), "--toy", str(toy), "--editor", "instruct-pix2pix",
                         "--steps", "2", "--device", "cpu", "-q")
