@@ -87,7 +87,8 @@ def sanity_figure(df, col_wrap: int = 5):
         ax.errorbar(range(len(order)), g.value, yerr=[np.abs(g.value - g.ci_low), np.abs(g.ci_high - g.value)],
                     fmt="none", ecolor="black", capsize=3)
         ax.set_title(f"{panel}\n{g.verdict.dropna().iloc[0]}", fontsize=9)
-        ax.set_xlabel("")
+        ax.tick_params(labelbottom=True)  # every panel names its roles, not only the bottom row
+        ax.set_xlabel("model")
         ax.set_ylabel("value")
     grid.figure.tight_layout()
     return grid.figure

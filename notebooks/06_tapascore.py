@@ -4,14 +4,17 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   mystnb:
+#     render_markdown_format: myst
 # ---
 
 # %% [markdown]
 # # TAPAScore: do the matched latents follow an edit?
 #
-# Matching (chapters before) asks a *correlational* question: over many annotated images, does a coalition of
-# latents fire where the concept is? A latent can pass that test for the wrong reason — "blue wing" may be
-# matched to a latent that really tracks the blue sky behind blue-winged birds. The paper's second measure
+# Matching ([chapter 1](01_matching_by_hand.ipynb) and [chapter 5](05_matching.ipynb)) asks a *correlational*
+# question: over many annotated images, does a coalition of latents fire where the concept is? A latent can pass
+# that test for the wrong reason — "blue wing" may be matched to a latent that really tracks the blue sky behind
+# blue-winged birds. The paper's second measure
 # {cite}`klotz2026evaluating`, the **TAPAScore**, asks an *interventional* question instead: take an image,
 # change exactly **one** attribute (swap the blue wing for a red one, or remove one object), and check that the
 # latents matched to the removed concept switch **off** and the latents matched to the added concept switch
@@ -41,6 +44,19 @@
 # broken down by attribute, with its selectivity Δ_stay, its continuous and normalised variants, and the pairs
 # where it succeeds and fails. Every number comes from `kit.evaluate.evaluate`, which scores the SAE and its
 # baselines in one call; the variants (another aggregation, another benchmark) are variants of one `EvalConfig`.
+#
+# **What you will learn**
+#
+# - how TAPAScore scores one edited pair (the sets $I_\text{rem}$, $I_\text{add}$, and why shared latents are
+#   dropped), checked by hand against the kit;
+# - what the score of the book's standard SAE is worth beside its untrained twin and random codes;
+# - which attribute families it follows, and what Δ_stay, the continuous, normalised and macro variants add.
+#
+# **What you need**
+#
+# - coalitions from FBMP ([chapter 5](05_matching.ipynb)) and the paired benchmarks
+#   ([chapter 2](02_benchmarks.ipynb));
+# - the untrained twin and random codes as baselines (introduced in the [quickstart](00_quickstart.ipynb)).
 
 # %% tags=["parameters"]
 smoke = False
@@ -83,17 +99,22 @@ from kit.evaluate import EvalConfig, evaluate
 from kit.pipeline import PipelineConfig, prepare, train_cached
 from kit.reference import paper_dataset, paper_results
 from kit.results import save_results
+from kit.runner import param_path
 from kit.sae import encode_array
 
 if smoke:
     n_pairs, n_images, dict_size, epochs, n_boot = 120, 300, 64, 3, 200
 sns.set_theme(style="whitegrid")
+# path parameters from the project folder (kit.runner.param_path); an empty one is None
+cache_dir, out_dir, reference_dir, concepts_dir, removal_concepts_dir = (
+    param_path(p) for p in (cache_dir, out_dir, reference_dir, concepts_dir, removal_concepts_dir))
 
 # %% [markdown]
 # ## The benchmark, the SAE and its baselines
 #
-# As in the quickstart: `prepare` renders and embeds the benchmark (cached), `train_cached` trains the standard
-# TopK SAE on the *train* split (cached and shared with the other chapters), and `evaluate` does the rest. It
+# As in the [quickstart](00_quickstart.ipynb): `prepare` renders and embeds the benchmark (cached),
+# `train_cached` trains the standard TopK SAE on the *train* split (cached and shared with the other chapters),
+# and `evaluate` does the rest. It
 # builds the **untrained twin** — same family, size, sparsity and preprocessing, random weights — and **random
 # codes** ($k$ latents per image that ignore what it shows), matches each model's latents to the concepts with
 # FBMP on the *test* split (each on its own codes), encodes the pairs and scores them. The baselines tell us what
@@ -173,7 +194,7 @@ pd.DataFrame({
     "evaluate (results.tapas)": ["", "", "", "", table["add"][p], table["rem"][p], table["score"][p]],
 }, index=["M(old)", "M(new)", "I_rem", "I_add", "add_p", "rem_p", "score_p"])
 
-# %%
+# %% tags=["remove-input"]
 Markdown(f"In the pair shown, $\\text{{rem}}_p = {rem_p:+.0f}$ and $\\text{{add}}_p = {add_p:+.0f}$, a score of "
          f"{add_p - rem_p:+.0f}"
          + (": some latent of $I_\\text{rem}$ fires on the original and none does on the edit, the reverse holds "
@@ -211,7 +232,7 @@ def pivot(res, metrics, roles=ROLE) -> pd.DataFrame:
 
 pivot(results, METRIC)
 
-# %%
+# %% tags=["remove-input"]
 tr, un, rn = (results.select("tapascore", role, crit).iloc[0] for role in ROLE)
 add, rem = results.value("tapas_add", criterion=crit), results.value("tapas_rem", criterion=crit)
 overlap = tr.ci_low <= un.ci_high and un.ci_low <= tr.ci_high
@@ -234,16 +255,20 @@ Markdown(
     + (", mostly by switching *off* when their concept is removed (`rem` is larger in size than `add`). "
        if abs(rem) > add else ". ")
     + f"The untrained twin scores {fmt(un)}"
-    + (": the two intervals overlap, so on this benchmark TAPAScore barely tells a trained SAE from an untrained "
+    + (": the two intervals overlap and the twin is even ahead, so on this benchmark TAPAScore does not tell a "
+       "trained SAE from an untrained one. " if overlap and un.value >= tr.value else
+       ": the two intervals overlap, so on this benchmark TAPAScore barely tells a trained SAE from an untrained "
        "one. " if overlap else
+       f": the intervals do not overlap, and the twin is ahead ({share:.0%} of the trained SAE's score). "
+       if un.value > tr.value else
        f": the intervals do not overlap, yet the twin keeps {share:.0%} of the trained SAE's score. "
        if share > 0.5 else
        f": the intervals do not overlap, and the twin keeps only {share:.0%} of the trained SAE's score. ")
     + f"Random codes, whose latents ignore the image, score {fmt(rn)}"
     + (", an interval around 0, as codes that ignore the edit should. " if rn.ci_low <= 0 <= rn.ci_high else
        ", an interval that excludes 0. ")
-    + (f"The paper, with CLIP ViT-L/14 on syn{paper_ds} (`kit.reference.paper_results()`; chapter *Sanity "
-       f"checks* puts them side by side), reports {ref['trained']:.3f} for the trained SAE, {ref['untrained']:.3f} "
+    + (f"The paper, with CLIP ViT-L/14 on syn{paper_ds} (`kit.reference.paper_results()`; "
+       f"[chapter 8](08_sanity_checks.ipynb) puts them side by side), reports {ref['trained']:.3f} for the trained SAE, {ref['untrained']:.3f} "
        f"for its untrained baseline and {ref['random']:.3f} for random codes"
        + (": there the untrained baseline scores like random codes. "
           if abs(ref["untrained"] - ref["random"]) < abs(ref["trained"] - ref["untrained"]) else ". ")
@@ -261,8 +286,8 @@ Markdown(
 # latents are drawn from a hash of the embedding, not from a direction in it, so no edit moves them
 # systematically. A TAPAScore is therefore only meaningful *beside* its untrained twin's. The paper's untrained
 # baseline is a different one (dense codes, and a different random encoder for the pairs than for the
-# matching); chapter *Sanity checks* builds both and measures what each shows, and chapter *Embeddings*
-# measures how the embeddings' variance is spread over directions.
+# matching); [chapter 8](08_sanity_checks.ipynb) builds both and measures what each shows, and
+# [chapter 3](03_embeddings.ipynb) measures how the embeddings' variance is spread over directions.
 #
 # The remaining rows of the table are explained below.
 #
@@ -282,7 +307,7 @@ ax = tapas.plot_breakdown(result, by="group")
 ax.set_title("TAPAScore per attribute family (trained SAE)")
 plt.tight_layout()
 
-# %%
+# %% tags=["remove-input"]
 def family_list(rows: pd.DataFrame) -> str:
     return ", ".join(f"{g.removeprefix('has_').replace('_', ' ')} ({v:.2f})" for g, v in zip(rows.group, rows.score))
 
@@ -314,17 +339,16 @@ Markdown(
 # %%
 pivot(results, ("tapascore", "delta_stay")).T
 
-# %%
+# %% tags=["remove-input"]
 st, su, sr = (results.select("delta_stay", role, crit).iloc[0] for role in ROLE)
+stay_apart = st.ci_high < su.ci_low or su.ci_high < st.ci_low
 Markdown(
-    "Here the trained SAE is "
-    + ("more selective than its twin: a lower Δ_stay, " if st.value < su.value else
-       "not more selective than its twin: a Δ_stay as high or higher, ")
-    + ("with intervals that do not overlap. " if st.ci_high < su.ci_low or su.ci_high < st.ci_low else
-       "with overlapping intervals. ")
-    + (("So even where the two follow the edits about as often, the" if overlap else "The")
-       + " trained SAE's latents move less for the concepts that were left alone. "
-       if st.value < su.value else "")
+    f"Here the trained SAE's Δ_stay is {st.value:.3f} and its twin's {su.value:.3f}"
+    + ((": the trained SAE is more selective, with intervals that do not overlap. "
+        + ("So even where the two follow the edits about as often, the" if overlap else "The")
+        + " trained SAE's latents move less for the concepts that were left alone. ")
+       if stay_apart and st.value < su.value else ": the twin is more selective, with intervals that do not overlap. " if stay_apart else
+       ", with overlapping intervals: no difference in selectivity shows. ")
     + f"Random codes have a Δ_stay of {sr.value:.3f} ({sr.ci_low:.3f} to {sr.ci_high:.3f}), "
     + ("lower than" if sr.ci_high < st.ci_low else "higher than" if sr.ci_low > st.ci_high else "about the same as")
     + " the trained SAE's: an edit changes the embedding's hash and redraws all their latents, so any coalition "
@@ -353,7 +377,7 @@ variants = pd.concat([studies[f"aggregation {how}"].rows.assign(aggregation=how)
 variants.pivot(index="aggregation", columns="role", values=["value", "ci_low", "ci_high"]).loc[
     list(tapas.AGGREGATIONS)].round(3)
 
-# %%
+# %% tags=["remove-input"]
 v = variants.set_index(["aggregation", "role"])
 continuous = [how for how in tapas.AGGREGATIONS if how != "binary"]
 above = [how for how in continuous if v.loc[(how, "trained"), "value"] > v.loc[(how, "untrained"), "value"]]
@@ -396,7 +420,7 @@ worst = ranked[::-1].drop_duplicates("old").head(n_show)
 show_pairs(best, "Best pairs (trained SAE)")
 show_pairs(worst, "Worst pairs (trained SAE)")
 
-# %%
+# %% tags=["remove-input"]
 def edited(rows: pd.DataFrame) -> str:
     lo, hi = rows.score.min(), rows.score.max()
     scores_ = f"score {lo:+.0f}" if lo == hi else f"scores {lo:+.0f} to {hi:+.0f}"
@@ -445,7 +469,7 @@ kinds.rename(columns={"swap": "swaps", "removal": "removals"}).join(side)
 # On the normalised scale the two benchmarks can be read side by side: the share of the best achievable score
 # the SAE reaches, for swaps and for removals.
 
-# %%
+# %% tags=["remove-input"]
 if removal_benchmark:
     rs, rt = (studies[removal_benchmark].select("tapascore_normalised", role, crit).iloc[0]
               for role in ("trained", "untrained"))
@@ -454,19 +478,21 @@ if removal_benchmark:
         f"The trained SAE reaches {rs.value:.3f} of the best achievable score on the removals of "
         f"{removal_benchmark} against {swap_norm:.3f} on the swaps of {benchmark}, so the removals are "
         + ("followed more often. " if rs.value > swap_norm else "followed less often. ")
-        + f"There the untrained twin reaches {rt.value:.3f} "
+        + f"There the untrained twin reaches {rt.value:.3f}, "
+        + ("below" if rt.value < rs.value else "at or above") + " the trained SAE "
         + ("(intervals overlapping)." if rt.ci_high >= rs.ci_low and rs.ci_high >= rt.ci_low else
-           "(intervals not overlapping).")
+           "(intervals not overlapping)." + (" On the removals TAPAScore does tell the trained SAE from its twin."
+                                            if rt.ci_high < rs.ci_low else ""))
     ))
 
-# %%
+# %% tags=["hide-input"]
 if out_dir:
     rows = pd.concat([res.rows.assign(study=name) for name, res in studies.items()], ignore_index=True)
     path = save_results(Path(out_dir) / "tapascore.json", rows.to_dict("records"),
                         {"pipeline": config, "sae": {**sae_settings, "epochs": epochs}, "beta": beta,
                          "budget": budget, "n_boot": n_boot, "removal_benchmark": removal_benchmark,
                          "studies": {name: res.config for name, res in studies.items()}})
-    print(f"wrote {path}")
+    print(f"wrote {path.name} to out_dir")
 
 # %% [markdown]
 # ## Exercises
@@ -490,12 +516,15 @@ if out_dir:
 #
 # ```{admonition} Solution
 # :class: dropdown
-# For a random direction, $\cos(u, w)$ has mean 0 and standard deviation about $1/\sqrt d$: about 0.09 for the
-# toy encoder's $d = 128$, 0.036 for the 768-d CLIP embedding. With hundreds of latents, FBMP finds some whose
-# cosine with $u$ is several times that. More importantly, when the embeddings occupy only a few directions
-# (see the principal components above), the latents' responses are dominated by those directions, so a
-# random latent behaves like a blurred attribute detector. In a high-dimensional embedding with many independent
-# factors a random latent mixes many of them, and its response to one edit drowns.
+# For a random direction, $\cos(u, w)$ has mean 0 and standard deviation $1/\sqrt d$: 0.088 for the toy
+# encoder's $d = 128$, 0.036 for the 768-d CLIP embedding. Among 256 random latents the largest $|\cos|$ is
+# about three standard deviations (0.26 at $d = 128$, 0.11 at $d = 768$), and FBMP picks exactly such latents.
+# So at $d = 128$ an untrained twin's best latent for a concept reads about a quarter of an edit along $u$,
+# against a ninth at CLIP's width. More importantly, when the embeddings' variance sits in a few directions
+# (`top10_variance_share` in [chapter 3](03_embeddings.ipynb)'s world statistics), the latents' responses are
+# dominated by those directions, so a random latent behaves like a blurred attribute detector. In a
+# high-dimensional embedding with many independent factors a random latent mixes many of them, and its response
+# to one edit drowns.
 # ```
 #
 # **3.** A benchmark holds 300 swaps and 100 removals. On every swap only the added concept's latents switch on
@@ -513,12 +542,22 @@ if out_dir:
 # **4.** Compute the TAPAScore of the trained SAE with the *untrained* SAE's matching
 # (`results.matchings["untrained", crit]` with the trained codes `Zo, Ze`). What does the result say about the role of the matching here?
 #
-# ```{admonition} Solution
-# :class: dropdown
-# `tapas.tapascore(Zo, Ze, pairs.old, pairs.new, results.matchings["untrained", crit], k=budget).score`. The coalitions are
-# then latent indices chosen on another dictionary — arbitrary latents of the trained SAE. If the score stays
-# far above 0, many latents follow many edits and the choice of latents matters less than it should; if it
-# falls near 0, the gap to the trained SAE's own matching is what the matching found. Compare the printed score
-# with `results.value("tapascore", "trained", crit)`. Chapter *Sanity checks* measures the same situation for an
-# untrained encoder: matched on one random encoder, scored on another (the reference code's protocol).
-# ```
+# The solution below is computed in this run.
+
+# %% tags=["remove-input"]
+cross = tapas.tapascore(Zo, Ze, pairs.old, pairs.new, results.matchings["untrained", crit], k=budget,
+                        n_boot=n_boot, seed=seed)
+own = results.select("tapascore", "trained", crit).iloc[0]
+Markdown(
+    "```{admonition} Solution\n:class: dropdown\n"
+    "`tapas.tapascore(Zo, Ze, pairs.old, pairs.new, results.matchings[\"untrained\", crit], k=budget).score`. The "
+    "coalitions are then latent indices chosen on another dictionary — arbitrary latents of the trained SAE. "
+    f"In this run the trained SAE scores {cross.score:.3f} [{cross.ci[0]:.3f}, {cross.ci[1]:.3f}] with the twin's "
+    f"matching against {own.value:.3f} [{own.ci_low:.3f}, {own.ci_high:.3f}] with its own"
+    + (": the intervals do not overlap, so the trained SAE's own matching found latents that follow the edits "
+       "far better than arbitrary ones. " if cross.ci[1] < own.ci_low else
+       ": the intervals overlap, so here the choice of latents matters less than it should. ")
+    + ("Arbitrary latents still score above 0: many latents move with many edits. " if cross.ci[0] > 0 else
+       "Arbitrary latents score about 0, as latents unrelated to the edited concepts should. ")
+    + "[Chapter 8](08_sanity_checks.ipynb) measures the same situation for an untrained encoder: matched on one "
+    "random encoder, scored on another (the reference code's protocol).\n```")

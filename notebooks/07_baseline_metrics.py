@@ -4,6 +4,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   mystnb:
+#     render_markdown_format: myst
 # ---
 
 # %% [markdown]
@@ -31,8 +33,22 @@
 # per-pair values the headline averages). The sections call these functions to show what each metric computes;
 # the table, the figure's headlines, the summary and the results file come from the book's one evaluation core,
 # `kit.evaluate.evaluate`, which runs the same functions with the same settings and returns rows in the
-# vocabulary every chapter shares. Chapter *Sanity checks* asks which of these numbers tell a trained SAE from
-# noise; chapter *Metric validity* asks which track the truth in a world where the truth is known.
+# vocabulary every chapter shares. [Chapter 8](08_sanity_checks.ipynb) asks which of these numbers tell a trained
+# SAE from noise; [chapter 10](10_metric_validity.ipynb) asks which track the truth in a world where the truth is
+# known.
+#
+# **What you will learn**
+#
+# - what each of the field's metrics computes, what it rewards and what it cannot see;
+# - how to compute all of them for one SAE with one `kit.evaluate.evaluate` call, as rows in the book's vocabulary;
+# - how much a headline depends on its settings (TPP's number of ablated latents) and how the units behind it
+#   spread.
+#
+# **What you need**
+#
+# - the standard offline SAE and the embeddings of the test split ([chapter 4](04_sae_training.ipynb),
+#   [chapter 3](03_embeddings.ipynb));
+# - linear probes and logistic regression at the level of a first machine-learning course.
 
 # %% tags=["parameters"]
 smoke = False
@@ -62,7 +78,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 from scipy.stats import beta
 
 from kit import metrics
@@ -71,11 +87,14 @@ from kit.embed.train_toy import phrase
 from kit.evaluate import EvalConfig, EvalData, evaluate
 from kit.pipeline import PipelineConfig, prepare, train_cached
 from kit.results import save_results
+from kit.runner import param_path
 from kit.sae import encode_array
 
 if smoke:
     n_pairs, n_images, dict_size, epochs = 120, 300, 64, 3
 sns.set_theme(style="whitegrid")
+# path parameters from the project folder (kit.runner.param_path); an empty one is None
+cache_dir, out_dir, concepts_dir = (param_path(p) for p in (cache_dir, out_dir, concepts_dir))
 
 # %% [markdown]
 # ## The SAE and the data
@@ -116,6 +135,11 @@ def run(name, fn):
     return results[name]
 
 
+def headline(result) -> pd.DataFrame:
+    """A metric result's headline numbers as a table (name → value)."""
+    return pd.Series(result.headline(), name="value").rename_axis("headline").to_frame().round(3)
+
+
 # %% [markdown]
 # ## Reconstruction and sparsity
 #
@@ -129,7 +153,7 @@ def run(name, fn):
 
 # %%
 prox = run("proxies", lambda: metrics.proxies(X, sae, eval_config.proxies))
-prox.headline()
+headline(prox)
 
 # %% [markdown]
 # ## CKNNA: does the code keep the embedding's neighbourhoods?
@@ -142,7 +166,7 @@ prox.headline()
 
 # %%
 ck = run("cknna", lambda: metrics.cknna(X, Z, eval_config.cknna))
-ck.headline()
+headline(ck)
 
 # %% [markdown]
 # ## MS: do the images that activate a latent look alike?
@@ -158,7 +182,7 @@ ck.headline()
 
 # %%
 ms = run("ms", lambda: metrics.monosemanticity(X, Z, eval_config.ms))
-ms.headline()
+headline(ms)
 
 # %% [markdown]
 # ## FMS: one latent, one concept?
@@ -174,7 +198,7 @@ ms.headline()
 
 # %%
 fm = run("fms", lambda: metrics.fms(Z, Y, eval_config.fms))
-fm.headline()
+headline(fm)
 
 # %% [markdown]
 # ## Sparse probing: can a few latents classify a concept?
@@ -190,7 +214,7 @@ fm.headline()
 
 # %%
 sp = run("sparse probing", lambda: metrics.sparse_probing(Z, Y, eval_config.sparse_probing))
-sp.headline()
+headline(sp)
 
 # %% [markdown]
 # ## TPP and SCR: does ablating a concept's latents remove the concept, and only it?
@@ -210,7 +234,7 @@ sp.headline()
 # %%
 families = [idx for idx in data.concepts.families().values() if len(idx) >= 2]
 tp = run("tpp", lambda: metrics.tpp(X, Y, sae, groups=families, Z=Z, config=eval_config.erasure))
-tp.headline()
+headline(tp)
 
 # %% [markdown]
 # SCR's concept pairs are chosen by `metrics.choose_scr_pairs` with its defaults (the most correlated pairs from
@@ -219,10 +243,10 @@ tp.headline()
 
 # %%
 scr_pairs = metrics.choose_scr_pairs(Y, groups)
-print("SCR pairs (task, spurious):", [(names[a], names[b]) for a, b in scr_pairs] or "none")
+print(f"{len(scr_pairs)} SCR pairs (task, spurious) qualify")
 if scr_pairs:
     sc = run("scr", lambda: metrics.scr(X, Y, sae, pairs=scr_pairs, Z=Z, config=eval_config.erasure))
-    print({m: round(v, 3) for m, v in sc.headline().items()})
+    display(headline(sc))
     at = sc.config.n_values.index(sc.config.headline_n)
     scr_table = pd.DataFrame({"task": [names[t] for t, _ in sc.pairs], "spurious": [names[s] for _, s in sc.pairs],
                               "biased probe": sc.base, "unbiased probe": sc.oracle,
@@ -248,7 +272,7 @@ scr_table.round(3)
 
 # %%
 ab = run("absorption", lambda: metrics.absorption(X, Y, sae, groups, Z=Z, config=eval_config.absorption))
-ab.headline()
+headline(ab)
 
 # %% [markdown]
 # ## Steerability: can a latent push the encoder's zero-shot output?
@@ -268,7 +292,7 @@ text_encoder = load_encoder(encoder, device=device)
 vocabulary = [phrase(n) for n in names]
 st = run("steerability", lambda: metrics.steerability(X, sae, lambda texts: embed_texts(texts, text_encoder),
                                                       vocabulary, Z=Z, config=eval_config.steerability))
-print(st.headline())
+display(headline(st))
 top = np.argsort(-st.power)[:8]
 pd.DataFrame({"latent": top, "target word": [vocabulary[t] for t in st.target[top]],
               "power": st.power[top], "steerability": st.steerability[top]}).round(3)
@@ -282,7 +306,7 @@ pd.DataFrame({"latent": top, "target word": [vocabulary[t] for t in st.target[to
 # (images, latents, concepts or concept pairs), how many units, the probe's $k$ as `budget` for sparse probing —
 # the same columns as MATCHScore's and TAPAScore's rows, so a whole evaluation is one table. Below it is called
 # once per metric family (a loop over `EvalConfig` variants) so that each family can be timed; the untrained
-# and random baselines are switched off (`baselines=()`) and left to chapter *Sanity checks*.
+# and random baselines are switched off (`baselines=()`) and left to [chapter 8](08_sanity_checks.ipynb).
 
 # %%
 if not scr_pairs:  # evaluate refuses a metric it was asked for by name and cannot compute
@@ -344,6 +368,7 @@ g.map_dataframe(sns.histplot, x="value", bins=20)
 for ax, metric in zip(g.axes.flat, units.metric.unique()):
     ax.axvline(value[metric], color="k", ls="--", lw=1)
 g.set_titles("{col_name}")
+g.set_axis_labels("value of a unit", "units")
 plt.show()
 
 # %% [markdown]
@@ -351,7 +376,7 @@ plt.show()
 #
 # The summary below is written from the numbers above, so it describes whatever run you are looking at.
 
-# %%
+# %% tags=["remove-input"]
 def num(v: float) -> str:
     """Three decimals, without a minus sign on a value that rounds to zero."""
     return f"{round(v, 3) + 0.0:.3f}"
@@ -404,8 +429,8 @@ bullets = [
     f"**TPP** is {num(value['tpp'])} at SAEBench's {eval_config.erasure.headline_n} ablated latents. Its value "
     "depends on that choice: " + ", ".join(f"{num(v)} at {n}" for n, v in tpp_at.items())
     + f" (highest at {n_peak})"
-    + (f"; at {n_max} all {dict_size} latents are ablated for every concept and every probe suffers alike."
-       if n_max >= dict_size else "."),
+    + (f"; at {n_max} every latent with a non-zero effect on the concept's probe is ablated (at most all "
+       f"{dict_size})." if n_max >= dict_size else "."),
     scr_bullet,
     f"**Absorption**: on average over concepts, {value['absorption']:.1%} of the images where "
     f"the probe detects the concept are fully absorbed, and the absorption fraction is "
@@ -426,18 +451,20 @@ Markdown(f"With these parameters ({benchmark}, the {encoder} encoder, a {family}
 # %% [markdown]
 # None of these numbers says which concept a latent stands for, and only FMS, sparse probing, TPP, SCR and
 # absorption use the concept labels at all — each through a probe or a classifier that may combine latents. The
-# paper's MATCHScore asks that question directly (chapter *Matching*), and chapter *Metric validity* checks, where
-# the truth is known, which of these metrics rank SAEs the way the truth does.
+# paper's MATCHScore asks that question directly ([chapter 5](05_matching.ipynb)), and
+# [chapter 10](10_metric_validity.ipynb) checks, where the truth is known, which of these metrics rank SAEs the way
+# the truth does.
 
-# %%
+# %% tags=["hide-input"]
 if out_dir:
     # the rows of the table, and TPP at the other ablation sizes (a column of their own: ablated_latents)
     erasure_rows = rows.metric.isin(["tpp", "scr"])
     saved = pd.concat([rows.assign(ablated_latents=np.where(erasure_rows, eval_config.erasure.headline_n, np.nan)),
                        tpp_rows[tpp_rows.ablated_latents != eval_config.erasure.headline_n]], ignore_index=True)
-    print("wrote", save_results(Path(out_dir) / "baseline_metrics.json", saved.to_dict("records"),
-                                {"evaluate": dataclasses.replace(eval_config, metrics=tuple(source_of)),
-                                 "pipeline": config, "sae": sae.train_config, "vocabulary": vocabulary}))
+    written = save_results(Path(out_dir) / "baseline_metrics.json", saved.to_dict("records"),
+                           {"evaluate": dataclasses.replace(eval_config, metrics=tuple(source_of)),
+                            "pipeline": config, "sae": sae.train_config, "vocabulary": vocabulary})
+    print(f"wrote {written.name} to out_dir")
 
 # %% [markdown]
 # ## Exercises
@@ -455,30 +482,54 @@ if out_dir:
 # **2.** Replace MS's reference embeddings by random vectors,
 # `metrics.monosemanticity(np.random.default_rng(0).standard_normal(X.shape), Z)`. What happens, and why?
 #
-# ```{admonition} Solution
-# :class: dropdown
-# Random reference vectors are nearly orthogonal to each other, so every similarity $S_{nm}$ is close to 0 and so
-# is every latent's MS, however good the SAE. MS is only as meaningful as the reference encoder's notion of
-# similarity — which is why the paper uses a second, strong encoder.
-# ```
+# The solution is computed in this run.
+
+# %% tags=["remove-input"]
+ms_random = metrics.monosemanticity(np.random.default_rng(0).standard_normal(X.shape), Z, eval_config.ms)
+Markdown("```{admonition} Solution\n:class: dropdown\n"
+         f"MS falls from {ms.headline()['ms']:.3f} (the toy encoder as reference) to "
+         f"{num(ms_random.headline()['ms'])} with random reference vectors. Random vectors are nearly orthogonal to "
+         "each other, so every similarity $S_{nm}$ is close to 0 and so is every latent's MS, however good the SAE. "
+         "MS is only as meaningful as the reference encoder's notion of similarity — which is why the paper uses a "
+         "second, strong encoder.\n```")
+
+# %% [markdown]
+# **3.** A concept is split over two latents, each firing on half of its images and nowhere else
+# ([chapter 1](01_matching_by_hand.ipynb)). What do FMS's capacity and local score, sparse probing with $k = 1$ and
+# $k = 2$, and FBMP make of it? Build it: 2,000 images, 30% of them showing the concept, latents 0 and 1 each
+# firing on a random half of those, and 14 further latents firing at random on 20% of all images.
 #
-# **3.** A concept is split over two latents, each firing on half of its images and nowhere else (chapter
-# *Matching by hand*). What do FMS's capacity and local score, sparse probing with $k = 1$ and $k = 2$, and FBMP
-# make of it?
-#
-# ```{admonition} Solution
+# ````{admonition} Solution
 # :class: dropdown
-# On a balanced sample, the best single latent catches half of the positives and no negatives: a stump reaches
-# accuracy ≈ 0.75 (capacity). Removing it leaves the other half-latent, also ≈ 0.75, so the local score is ≈ 0 and
-# FMS is low. Sparse probing: ≈ 0.75 with one latent, ≈ 1 with two. FBMP with β = 0.5 picks both latents and
-# reaches F1 = 1. FMS calls the concept polysemantic; sparse probing with $k ≥ 2$ and FBMP call it recovered.
+# ```python
+# rng = np.random.default_rng(0)
+# y = rng.random(2000) < 0.3
+# half = rng.random(2000) < 0.5
+# Zs = np.zeros((2000, 16), np.float32)
+# Zs[y & half, 0] = Zs[y & ~half, 1] = 1.0
+# Zs[:, 2:] = (rng.random((2000, 14)) < 0.2) * rng.uniform(0.5, 1.5, (2000, 14))
+# metrics.fms(Zs, y[:, None]).headline(), metrics.sparse_probing(Zs, y[:, None]).headline()
+# kit.matching.fbmp(y[:, None], Zs > 0, beta=0.5).coalitions
 # ```
+# On a balanced sample the best single latent catches half of the positives and no negatives: FMS's capacity is
+# 0.78. Removing it leaves the other half-latent, so the local score is only 0.12, and FMS is 0.37. Sparse probing
+# reaches 0.78 with one latent and 1.00 with two. FBMP with β = 0.5 picks latents 0 and 1 and reaches F1 = 1.00.
+# FMS calls the concept polysemantic; sparse probing with $k ≥ 2$ and FBMP call it recovered.
+# ````
 #
 # **4.** Which latents are both steerable (power ≥ 0.1) and dead on the test split? Compute it from the results.
 #
-# ```{admonition} Solution
-# :class: dropdown
-# `np.flatnonzero((st.power >= 0.1) & (prox.frequency == 0))`. Steerability clamps a latent whatever its
-# activation, so a latent that never fires can still steer: steerability is a property of the decoder direction
-# alone, and says nothing about what the encoder detects.
-# ```
+# The solution is computed in this run.
+
+# %% tags=["remove-input"]
+steerable_dead = np.flatnonzero((st.power >= 0.1) & (prox.frequency == 0))
+n_dead, n_steer = int((prox.frequency == 0).sum()), int((st.power >= 0.1).sum())
+Markdown("```{admonition} Solution\n:class: dropdown\n"
+         "`np.flatnonzero((st.power >= 0.1) & (prox.frequency == 0))` gives "
+         + (f"{len(steerable_dead)} latents here (of {n_dead} dead and {n_steer} steerable ones)"
+            if len(steerable_dead) else
+            f"none here: of the {n_dead} dead latents none reaches power 0.1" if n_dead else
+            "none here, because no latent is dead on the test split; the question needs an SAE with dead latents")
+         + ". Steerability clamps a latent whatever its activation, so a latent that never fires can still steer: "
+         "steerability is a property of the decoder direction alone, and says nothing about what the encoder "
+         "detects.\n```")

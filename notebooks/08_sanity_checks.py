@@ -4,6 +4,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   mystnb:
+#     render_markdown_format: myst
 # ---
 
 # %% [markdown]
@@ -31,6 +33,18 @@
 # {cite}`huh2024platonic`; the monosemanticity score **MS** {cite}`pach2025monosemantic`; the feature
 # monosemanticity score **FMS** {cite}`harle2025fms`; sparse probing, TPP, SCR and absorption from SAEBench
 # {cite}`karvonen2025saebench`; and the paper's **MATCHScore** (one-to-one and FBMP) and **TAPAScore**.
+#
+# **What you will learn**
+#
+# - which metrics tell a converged SAE from its untrained twin and from random codes, with bootstrap verdicts;
+# - what the paper's untrained baseline measures, compared over seeds with three other baselines;
+# - where this offline run agrees with the paper's sanity table and where it does not.
+#
+# **What you need**
+#
+# - the metrics of [chapter 5](05_matching.ipynb) (MATCHScore), [chapter 6](06_tapascore.ipynb) (TAPAScore)
+#   and [chapter 7](07_baseline_metrics.ipynb) (the field's metrics);
+# - bootstrap intervals: a mean over resampled units, read as "apart" when two 95% intervals do not overlap.
 
 # %% tags=["parameters"]
 smoke = False
@@ -68,13 +82,17 @@ from kit.evaluate import EvalConfig, build_baselines, config_from, evaluate
 from kit.pipeline import PipelineConfig, prepare, train_cached
 from kit.reference import paper_dataset, paper_results
 from kit.results import save_results
-from kit.sae import encode_array, stopped_early
+from kit.runner import param_path
+from kit.sae import encode_array, stopped_early, untrained
 from kit.sanity import panel_name, sanity_check, sanity_figure
 from kit.stats import t_interval
 
 if smoke:
     n_pairs, n_images, dict_size, epochs, n_boot, seeds = 120, 300, 64, 3, 200, seeds[:2]
 sns.set_theme(style="whitegrid")
+# path parameters from the project folder (kit.runner.param_path); an empty one is None
+cache_dir, out_dir, reference_dir, concepts_dir = (
+    param_path(p) for p in (cache_dir, out_dir, reference_dir, concepts_dir))
 
 # %% [markdown]
 # ## Three SAEs
@@ -214,7 +232,7 @@ paired = protocols[(protocols.metric == "delta_tapascore") & (protocols.criterio
 paired_cells = paired.apply(cell, axis=1).rename("trained − twin, same pairs")
 display(over_seeds.round(3), paired_cells.to_frame())
 
-# %%
+# %% tags=["remove-input"]
 null_like = [r for r in ROLES[1:] if over_seeds.loc[r, "contains 0"]]
 informed = [r for r in ROLES[1:] if r not in null_like]
 beats = int((paired.ci_low > 0).sum())
@@ -292,7 +310,8 @@ grid = sns.catplot(data=long, x="sae", y="value", hue="source", col="metric", co
 grid.set_titles("{col_name}", size=9)
 grid.set_axis_labels("", "value")
 grid.figure.suptitle(f"The paper ({paper_name}, CLIP ViT-L/14) and this run ({benchmark}, {encoder}; untrained = "
-                     "the kit's twin)", y=1.03);
+                     "the kit's twin)", y=1.03)
+plt.show()
 
 # %% [markdown]
 # The numbers differ in scale — another encoder, another benchmark, another dictionary size and $k$ — so only the
@@ -306,7 +325,7 @@ grid.figure.suptitle(f"The paper ({paper_name}, CLIP ViT-L/14) and this run ({be
 # baselines in both sources, or in neither; "apart" is this run's interval verdict against the twin and random
 # codes):
 
-# %%
+# %% tags=["remove-input"]
 def order(row: pd.Series, source: str) -> str:
     """'trained > untrained > random': the three SAEs of one source, highest first."""
     values = {name: row[f"{source} {name}"] for name in ("trained", "untrained", "random")}
@@ -342,7 +361,7 @@ Markdown("\n\n".join([f"{title}:\n\n" + "\n".join(f"- {line}" for line in lines)
 # CLIP and DINOv2 on real images, and the tables above are the place to compare once such a run is made
 # (`kit run --profile paper --notebooks 08_sanity_checks`).
 
-# %%
+# %% tags=["hide-input"]
 if out_dir:
     rows_out = pd.concat([table.drop(columns="panel").assign(study="every metric"),
                           protocols.assign(study="baselines over seeds")], ignore_index=True)
@@ -351,43 +370,66 @@ if out_dir:
                                                          epochs=epochs, batch_size=batch_size,
                                                          standardize=standardize, lr=lr),
                          "every_metric": sanity_config, "baselines_over_seeds": protocol_config})
-    print(f"wrote {path}")
+    print(f"wrote {path.name} to out_dir")
 
 # %% [markdown]
 # ## Exercises
 #
 # **1.** Why does L0 never separate, and why is that no failure of L0?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# All three SAEs keep exactly $k$ active latents per image (TopK for the trained and untrained SAE, $k$ draws
-# for the random codes), so L0 is $k$ for each with an interval of zero width. L0 is a property the SAE is
-# *built* to have, not something it learns; the sanity check is only informative for quantities the training
-# can change.
-# ```
-#
+
+# %% tags=["remove-input"]
+l0 = table[table.metric == "l0"].set_index("role")
+l0_same = l0.value.nunique() == 1 and bool((l0.ci_high - l0.ci_low).max() == 0)
+Markdown("```{admonition} Solution\n:class: dropdown\n"
+         "In this run L0 is " + ", ".join(f"{r.value:g} ({role})" for role, r in l0.iterrows())
+         + (", each with an interval of zero width: all three keep exactly $k$ active latents per image (TopK for "
+            "the trained and untrained SAE, $k$ draws for the random codes). " if l0_same else
+            f"; the widest interval spans {float((l0.ci_high - l0.ci_low).max()):.3f}. TopK keeps at most $k$ "
+            "latents, fewer where some of the top $k$ pre-activations are not positive. ")
+         + "L0 is a property the SAE is *built* to have, not something it learns; the sanity check is only "
+         "informative for quantities the training can change.\n```")
+
+# %% [markdown]
 # **2.** CKNNA compares the nearest-neighbour structure of the embeddings with that of the codes. Why *can* an
 # untrained SAE score higher than a trained one, as in the paper?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# Before its sparsification, an untrained SAE is a random linear projection, and random projections nearly
-# preserve distances (Johnson–Lindenstrauss), so neighbours in the embedding stay neighbours in the codes. A
-# trained SAE maps each image to a few concept latents; images that share concepts become neighbours, which
-# reshapes the neighbourhoods. Whether the random projection wins depends on how much its top-$k$ step destroys
-# (the table above shows which wins in this run). Either way CKNNA measures faithfulness of geometry, not
-# interpretability.
-# ```
-#
-# **3.** Rerun the chapter with `dict_size = 1024`. Which verdicts change, and which metric's trained-vs-untrained
-# gap grows or shrinks?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# `kit run --notebooks 08_sanity_checks -p dict_size=1024` (or papermill with `-p dict_size 1024`). A larger
-# dictionary gives the untrained SAE more random latents to match by chance (chapter *Matching by hand*, last
-# section): the more latents FBMP can choose from, the better a coalition of random latents can fit a concept.
-# So watch the untrained twin's MATCHScore and TAPAScore. Put the two runs' tables side by side (the `wide`
-# table of each, or the `sanity_check.json` files written to `out_dir`) and compare, metric by metric, the
-# verdict, the direction and the gap between the trained SAE and its twin.
-# ```
+
+# %% tags=["remove-input"]
+cknna = table[table.metric == "cknna"].set_index("role")
+ck_twin_wins = cknna.value["untrained"] > cknna.value["trained"]
+Markdown("```{admonition} Solution\n:class: dropdown\n"
+         "Before its sparsification, an untrained SAE is a random linear projection, and random projections nearly "
+         "preserve distances (Johnson–Lindenstrauss), so neighbours in the embedding stay neighbours in the codes. A "
+         "trained SAE maps each image to a few concept latents; images that share concepts become neighbours, which "
+         "reshapes the neighbourhoods. Whether the random projection wins depends on how much its top-$k$ step "
+         f"destroys. In this run CKNNA is {cknna.value['trained']:.3f} for the trained SAE and "
+         f"{cknna.value['untrained']:.3f} for its twin: "
+         + ("the twin scores higher, as in the paper. " if ck_twin_wins else
+            "the trained SAE scores higher, the other way round from the paper: the twin's top-$k$ step keeps "
+            f"{k} of {dict_size} random projections and loses more of the neighbourhoods than training reshapes. ")
+         + "Either way CKNNA measures faithfulness of geometry, not interpretability.\n```")
+
+# %% [markdown]
+# **3.** A larger dictionary gives an untrained SAE more random latents to match by chance
+# ([chapter 1](01_matching_by_hand.ipynb), last section). Untrained SAEs need no training: build the twin's
+# recipe at 64, 256 and 1,024 latents (`kit.sae.untrained(family, d, D, k=k, seed=seeds[0],
+# standardize=standardize)`) and compute their FBMP MATCHScore on the test split. How does it move with $D$,
+# and what does that mean for a trained SAE of 1,024 latents checked against its twin?
+
+# %% tags=["remove-input"]
+twin_sizes = [64, 256, 1024] if not smoke else [16, 64]
+twin_scores = pd.Series({D: evaluate(untrained(family, X_train.shape[1], D, k=k, seed=seeds[0],
+                                               standardize=standardize), data,
+                                     EvalConfig(criteria=("fbmp_b0.5",), budget=budget, metrics=("match_score",),
+                                                baselines=(), n_boot=n_boot, seed=seeds[0], device=device)
+                                     ).value("match_score", criterion="fbmp_b0.5")
+                         for D in twin_sizes})
+grows = bool(np.all(np.diff(twin_scores.to_numpy()) > 0))
+Markdown("```{admonition} Solution\n:class: dropdown\n"
+         "The untrained twins' FBMP MATCHScore at " + ", ".join(f"D = {D}: {v:.3f}" for D, v in twin_scores.items())
+         + (". It grows with every step: the more latents FBMP can choose from, the better a coalition of random "
+            "latents fits a concept. So a trained SAE of 1,024 latents must clear a higher bar than one of 256; "
+            "ΔMATCHScore subtracts exactly that bar. " if grows else
+            ". It does not grow with every step here, so in this world more random latents do not by themselves "
+            "fit the concepts better. ")
+         + "The full rerun at that size is `kit run --notebooks 08_sanity_checks -p dict_size=1024` (it trains "
+         f"{len(seeds)} SAEs to convergence, so it takes as long as this chapter).\n```")
