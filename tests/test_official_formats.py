@@ -99,3 +99,34 @@ def test_the_default_revisions_are_the_papers():
 
     assert {n: v[1] for n, v in hub.BENCHMARKS.items()} == {"syncub": "v1.0", "syncoco": "v1.0"}
     assert np.all([not any(p.endswith(".py") for p in hub.DATA_PATTERNS)])
+
+
+@pytest.mark.parametrize("which", ["syncub", "syncoco"])
+def test_a_benchmark_in_the_official_layout_stages_for_datasets(base, tmp_path, monkeypatch, which):
+    """synCUB's and synCOCO's own layout (JPEG originals, PNG edits, no categories.txt: COCO's 80 names) staged by
+    `kit publish --dry-run` loads with `datasets` offline, the concept columns named by the 312 CUB attributes or
+    the 80 COCO categories, and no unpaired config."""
+    import datasets
+    from PIL import Image
+
+    from kit.data.publish import publish
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    files = syncub_files(base["cub"], base["Y"], n_pairs=4) if which == "syncub" else syncoco_files(base["coco"], 4)
+    src = tmp_path / which
+    for name, data in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(data)
+    publish(src, f"someone/{which}", dry_run_dir=tmp_path / "staged")
+    bench = read_paired_folder(src)
+    names = "attributes" if which == "syncub" else "categories"
+    staged = str(tmp_path / "staged")
+    assert sorted(datasets.get_dataset_config_names(staged)) == sorted(["default", names])
+    pairs = datasets.load_dataset(staged, split="test", cache_dir=str(tmp_path / "hf"))
+    col = "old_attr_idx" if which == "syncub" else "removed_cls_idx"
+    assert pairs.features[col].names == bench.concepts and len(bench.concepts) == (312 if which == "syncub" else 80)
+    assert [pairs.features[col].int2str(v) for v in pairs[col]] == [bench.concepts[o] for o in bench.old]
+    assert isinstance(pairs[0]["orig_image"], Image.Image) and pairs[0]["orig_image"].format == "JPEG"
+    assert (np.asarray(pairs[3]["syn_image"]) == np.asarray(Image.open(bench.edit_images[3]))).all()
+    assert list(src.glob("*.py")) and not list((tmp_path / "staged").glob("*.py"))  # the loader script stays behind
