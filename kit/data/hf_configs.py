@@ -26,6 +26,7 @@ import pandas as pd
 
 from kit.data.files import read_csv
 from kit.data.layout import families
+from kit.data.paired import ROLES
 from kit.data.unpaired import load_toy_images
 from kit.types import PairedBenchmark
 
@@ -68,17 +69,16 @@ def pair_columns(meta: pd.DataFrame, bench: PairedBenchmark) -> tuple[dict[str, 
     from datasets import ClassLabel, List, Value
 
     label = ClassLabel(names=list(bench.concepts))
-    removal = bench.groups is None  # synCOCO's layout (the loader gives concept families to synCUB's only)
-    single = ("removed_cls_idx",) if removal else ("old_attr_idx", "new_attr_idx")
-    lists = {"orig_labels": bench.labels_orig, "syn_labels": bench.labels_edit} if removal else {
-        "orig_attr_idx": bench.labels_orig, "syn_attr_idx": bench.labels_edit}
+    roles = ROLES["syncub" if bench.groups is not None else "syncoco"]  # the loader gives families to synCUB only
+    single = {roles.old: bench.old, **({roles.new: bench.new} if roles.new else {})}
+    lists = dict(zip(roles.lists, (bench.labels_orig, bench.labels_edit)))
     values: dict[str, list] = {}
     feats: dict[str, Any] = {}
     for col in meta.columns:
         if col in ("orig_image", "syn_image"):
             continue
         if col in single:
-            values[col], feats[col] = (bench.old if col != "new_attr_idx" else bench.new).tolist(), label
+            values[col], feats[col] = single[col].tolist(), label
         elif col in lists:
             values[col], feats[col] = _lists(lists[col]), List(label)
         else:
