@@ -1,8 +1,11 @@
 """The built book, tested as a web page: build it from smoke runs, open every page in headless Chromium.
 
-Checks: every table-of-contents entry became a page; pages load without console errors; images and figures
-render; internal links resolve; solution toggles open. Chromium is Debian's (installed by `make test`);
-playwright drives it. Without a browser the browser checks are skipped, except under CI where they fail.
+Checks: every table-of-contents entry became a page; the introduction's reading order is the table of contents;
+no page loads anything from the network (the HTML names no http(s) asset, and the browser, with the network
+blocked, sees no request leave the machine); formulas are typeset by the MathJax shipped with the build; pages
+load without console errors; images and figures render; internal links resolve; solution toggles open.
+Chromium is Debian's (installed by `make test`); playwright drives it. Without a browser the browser checks are
+skipped, except under CI where they fail.
 """
 
 import os
@@ -63,15 +66,48 @@ def browser():
 
 
 def _open(browser, path):
-    """Open a page offline: requests to other hosts (MathJax's CDN) get an empty answer instead of a
-    network error, since this machine has no internet; every other console error is recorded."""
+    """Open a page with the network blocked: a request for anything but a local file is refused and recorded
+    as an error, as is every console error."""
     page = browser.new_page()
     errors = []
-    page.route(re.compile(r"^https?://"), lambda route: route.fulfill(status=200, body=""))
+
+    def refuse(route):
+        errors.append(f"request to the network: {route.request.url}")
+        route.abort()
+
+    page.route(re.compile(r"^(?!file:|data:|blob:)"), refuse)
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(path.as_uri(), wait_until="load")
     return page, errors
+
+
+# what a page loads: the URL-valued attributes of these tags, and url()/@import in its stylesheets
+_ASSET_TAGS = re.compile(r"<(script|link|img|iframe|source|video|audio|embed|object|track|input)\b[^>]*>", re.I)
+_ASSET_URL = re.compile(r"""\b(?:src|href|data|poster|srcset)\s*=\s*["']?\s*((?:https?:)?//[^"'\s>]+)""", re.I)
+_CSS_URL = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])((?:https?:)?//[^"')\s]+)""", re.I)
+
+
+def test_the_built_book_loads_no_asset_from_the_network(book):
+    remote = []
+    for page in book.rglob("*.html"):
+        for tag in _ASSET_TAGS.finditer(page.read_text(encoding="utf-8")):
+            remote += [f"{page.relative_to(book)}: {url}" for url in _ASSET_URL.findall(tag.group(0))]
+    for css in book.rglob("*.css"):
+        remote += [f"{css.relative_to(book)}: {url}" for url in _CSS_URL.findall(css.read_text(encoding="utf-8"))]
+    assert not remote, f"assets named by URL (an offline reader cannot load them): {remote[:10]}"
+    assert (book / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not shipped with the build"
+
+
+def test_intro_reading_order_is_the_table_of_contents():
+    intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    section = intro.split("## How to read this book", 1)[1].split("\n## ", 1)[0]
+    named = []
+    for target in re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", section):
+        entry = os.path.normpath(os.path.join("book", target))
+        if entry not in named:
+            named.append(entry)
+    assert named == _toc_files()[1:], "the introduction's reading order differs from _toc.yml"
 
 
 def test_pages_load_cleanly_render_images_and_links_resolve(book, browser):
@@ -109,3 +145,24 @@ def test_solution_toggles_open(book, browser):
     page.wait_for_timeout(300)
     assert hidden_text.is_visible()
     page.close()
+
+
+def test_formulas_render_offline(book, browser):
+    """Every page with math: MathJax (from the build's _static) typesets each formula, none is left as raw TeX."""
+    with_math = [e for e in _toc_files() if 'class="math' in (book / f"{e}.html").read_text(encoding="utf-8")]
+    assert {"book/intro", "book/glossary", "notebooks/01_matching_by_hand"} <= set(with_math)
+    for entry in with_math:
+        page, errors = _open(browser, book / f"{entry}.html")
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("() => MathJax.startup.promise")
+        counts = page.evaluate("""() => ({
+            math: document.querySelectorAll('.math').length,
+            typeset: document.querySelectorAll('.math mjx-container').length,
+            failed: document.querySelectorAll('mjx-merror').length})""")
+        assert counts["math"] and counts["typeset"] == counts["math"] and not counts["failed"], (entry, counts)
+        text = page.evaluate("""() => { const a = document.querySelector('article').cloneNode(true);
+            a.querySelectorAll('pre, code, script, style').forEach(e => e.remove()); return a.textContent; }""")
+        raw = re.findall(r".{0,30}(?:\\\(|\\\[|\$\$|\$\\).{0,30}", text)
+        assert not raw, f"{entry}: TeX left untypeset {raw[:3]}"
+        assert not errors, f"{entry}: {errors}"
+        page.close()
