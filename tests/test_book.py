@@ -149,11 +149,17 @@ def test_solution_toggles_open(book, browser):
 
 def test_formulas_render_offline(book, browser):
     """Every page with math: MathJax (from the build's _static) typesets each formula, none is left as raw TeX."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     with_math = [e for e in _toc_files() if 'class="math' in (book / f"{e}.html").read_text(encoding="utf-8")]
     assert {"book/intro", "book/glossary", "notebooks/01_matching_by_hand"} <= set(with_math)
     for entry in with_math:
         page, errors = _open(browser, book / f"{entry}.html")
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        try:
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                                   timeout=20_000)
+        except PlaywrightTimeout:
+            pytest.fail(f"{entry}: MathJax did not start in 20 s ({errors})")
         page.evaluate("() => MathJax.startup.promise")
         counts = page.evaluate("""() => ({
             math: document.querySelectorAll('.math').length,
