@@ -2,39 +2,31 @@
 
 Errors the kit raises on purpose, and usage errors, are printed as one line (``kit: error: …``) with exit
 status 2. Diagnostics go to the ``kit`` logger (stderr; ``-v``/``-q``); a command's result (where its output
-is) goes to stdout. The shared argument types and the parser class live in :mod:`kit.cli_args` (re-exported
-here) for the subcommand modules.
+is) goes to stdout. The shared argument types and the parser class live in :mod:`kit.cli_args`, below every
+subcommand module (``kit.data.cli``, ``kit.embed.cli``, ``kit.score``, ``kit.sweep``), which this module imports
+and registers.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
+import yaml
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from kit import score, sweep
 from kit._version import __version__
-from kit.cli_args import (  # noqa: F401 (re-exported for the subcommand modules)
-    HelpFormatter,
-    KitArgumentParser,
-    add_verbosity,
-    check_device,
-    check_folder,
-    check_kernel,
-    existing_file,
-    existing_folder,
-    fail,
-    folder,
-    log,
-    non_negative_int,
-    one_line,
-    plain,
-    positive_int,
-    setup_logging,
-    show_progress,
-)
+from kit.cli_args import (HelpFormatter, KitArgumentParser, add_verbosity, check_folder, check_kernel, existing_file,
+                          folder, log, one_line, plain, setup_logging, show_progress)
+from kit.data import cli as data_cli
+from kit.embed import cli as embed_cli
 from kit.errors import ConfigError, KitError
 from kit.runner import build_book, execute, find_root, load_params, plan
+
+# the parts' subcommands: each module's ``register(subparsers)`` adds its own
+SUBCOMMANDS = (data_cli, embed_cli, score, sweep)
 
 EPILOG = """\
 examples:
@@ -47,8 +39,6 @@ examples:
 
 
 def _parse_override(text: str):
-    import yaml
-
     if "=" not in text:
         raise ConfigError(f"-p expects NAME=VALUE, got {text!r}")
     name, value = text.split("=", 1)
@@ -146,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(book)
     book.add_argument("--out", metavar="DIR", type=folder, help="build folder (default: _build/)")
     book.set_defaults(func=cmd_book)
-    for register in _plugins():
-        register(sub)
+    for part in SUBCOMMANDS:
+        part.register(sub)
     for name, p in sub.choices.items():
         _finish(p)
     return parser
@@ -165,21 +155,6 @@ def _finish(parser: argparse.ArgumentParser) -> None:
                 _finish(p)
 
 
-def _plugins():
-    """``register(subparsers)`` functions of the parts that add subcommands (imported by name, so that a part whose
-    optional dependencies are not installed leaves its subcommand out)."""
-    found = []
-    for module in ("kit.data.cli", "kit.embed.cli", "kit.score", "kit.sweep"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name and module.startswith(e.name):
-                continue
-            raise
-        found.append(mod.register)
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -187,8 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
     try:
         with logging_redirect_tqdm(loggers=[log]):
             return args.func(args)

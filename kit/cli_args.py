@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 from kit.arrays import resolve_device
@@ -67,8 +68,6 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         """Prose paragraphs are wrapped; a paragraph with indented lines (examples, lists) keeps its layout."""
-        import textwrap
-
         out = []
         for para in re.split(r"\n\s*\n", text.strip("\n")):
             lines = para.splitlines()

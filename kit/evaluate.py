@@ -533,6 +533,10 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
     compared with one another); sae_id, seed:
     the rows' ``sae`` and ``seed`` (default: from the SAE's config and training seed); split: the annotated
     images matched when ``data`` is a Prepared benchmark; progress: a progress bar over the models.
+
+    The steps: the models (the SAE and its baselines); per model, the baseline metrics on its codes and, per
+    criterion, its matching, MATCHScore and TAPAScore; the differences between the SAE and its untrained twin;
+    the rows and the full configuration.
     """
     cfg = config or EvalConfig()
     data = as_eval_data(data, split)
@@ -540,16 +544,24 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
     if info.d != data.X.shape[1]:
         raise DataError(f"evaluate: the SAE {info.sae!r} takes inputs of width {info.d} but the embeddings have "
                         f"width {data.X.shape[1]} (another encoder?)")
-    names = cfg.metric_names()
-    scr_pairs = choose_scr_pairs(data.Y, data.groups) if "scr" in names else []
+    scr_pairs = choose_scr_pairs(data.Y, data.groups) if "scr" in cfg.metric_names() else []
     plan = _Plan(cfg, data, scr_pairs)
-    split_rows = held_out_split(data.X.shape[0], cfg) if cfg.held_out else None
-    text_embed = data.text_embed
-    if text_embed is not None and plan.runs("steerability"):  # the vocabulary is embedded once for all models
-        T = text_embed(list(data.vocabulary))
-        text_embed = lambda texts: T  # noqa: E731
-
     Z_trained = encode_array(sae, data.X, cfg.batch_size, cfg.device)
+    models = _models(sae, Z_trained, info, cfg, plan, baselines)
+    run = _Run(cfg, data, plan, scr_pairs)
+    measures = {}
+    for role, stages in tqdm(models.items(), desc="evaluate", unit="model", disable=not progress):
+        Z = Z_trained if role == "trained" else None
+        measures[role] = run.model_measures(role, stages, Z)
+    measures["trained"] += _delta_measures(run)
+    return Results(rows=_table(measures, data, info), config=_full_config(cfg, info, data, models, plan),
+                   kit_version=__version__, matchings=run.matchings, tapas=run.tapas, skipped=dict(plan.skipped),
+                   held_out=run.split_rows)
+
+
+def _models(sae: Any, Z_trained: np.ndarray, info: SAEInfo, cfg: EvalConfig, plan: _Plan,
+            baselines: Mapping[str, Any] | None) -> dict[str, Any]:
+    """role → model (or (matched, encodes the pairs)): the SAE, the baselines built for it, those given."""
     base_seed = info.seed if info.seed is not None else cfg.seed
     models = {"trained": sae}
     given = dict(baselines or {})
@@ -559,71 +571,100 @@ def evaluate(sae: Any, data: Any, config: EvalConfig | None = None, *, baselines
     for delta in ("delta_match_score", "delta_tapascore"):
         if delta in plan.names and "untrained" not in models:
             raise ConfigError(f"evaluate: {delta} needs an 'untrained' baseline")
+    return models
 
-    boot: dict[int, np.ndarray] = {}
-    measures: dict[str, list[_Measure]] = {}
-    matchings, tapas_results = {}, {}
-    concept_units: dict[tuple[str, str], np.ndarray] = {}
-    if data.pairs is not None and plan.runs("tapas"):
-        pairs_X = np.concatenate([as_float_matrix("pairs.X_orig", data.pairs.X_orig),
-                                  as_float_matrix("pairs.X_edit", data.pairs.X_edit)])
-    for role, stages in tqdm(models.items(), desc="evaluate", unit="model", disable=not progress):
+
+class _Run:
+    """What the models of one evaluation share (bootstrap resamples, the held-out split, the pairs' embeddings,
+    the embedded vocabulary) and what each leaves behind: matchings, TAPAScore results and per-concept
+    MATCHScores by (role, criterion)."""
+
+    def __init__(self, cfg: EvalConfig, data: EvalData, plan: _Plan, scr_pairs: list):
+        self.cfg, self.data, self.plan, self.scr_pairs = cfg, data, plan, scr_pairs
+        self.boot: dict[int, np.ndarray] = {}
+        self.split_rows = held_out_split(data.X.shape[0], cfg) if cfg.held_out else None
+        self.scores_pairs = data.pairs is not None and (plan.runs("tapas") or plan.runs("delta_tapas"))
+        self.pairs_X = (np.concatenate([as_float_matrix("pairs.X_orig", data.pairs.X_orig),
+                                        as_float_matrix("pairs.X_edit", data.pairs.X_edit)])
+                        if self.scores_pairs else None)
+        self.text_embed = data.text_embed
+        if self.text_embed is not None and plan.runs("steerability"):  # embedded once for all models
+            T = self.text_embed(list(data.vocabulary))
+            self.text_embed = lambda texts: T  # noqa: E731
+        self.matchings: dict[tuple[str, str], Matching] = {}
+        self.tapas: dict[tuple[str, str], Any] = {}
+        self.concept_units: dict[tuple[str, str], np.ndarray] = {}
+
+    def model_measures(self, role: str, stages: Any, Z: np.ndarray | None = None) -> list[_Measure]:
+        """One model's measures: the baseline metrics on its codes ``Z`` (encoded here when None), then per
+        criterion its matching, MATCHScore and TAPAScore on the pairs."""
+        cfg, data, plan = self.cfg, self.data, self.plan
         model, tapas_model = _stages(stages)
         describe(model)
         describe(tapas_model)
-        Z = Z_trained if role == "trained" else encode_array(model, data.X, cfg.batch_size, cfg.device)
-        out = _baseline_metrics(plan, model, Z, data, cfg, scr_pairs, text_embed, boot)
-        scores_pairs = plan.runs("tapas") or plan.runs("delta_tapas")
-        if plan.runs("match") or plan.runs("delta") or scores_pairs:
-            Zp = encode_array(tapas_model, pairs_X, cfg.batch_size, cfg.device) if scores_pairs else None
-            for criterion in cfg.criteria:
-                budget = _criterion_budget(criterion, cfg)
-                m = _match(criterion, data.Y, Z, cfg, split_rows)
-                if data.concepts is not None:
-                    m = dataclasses.replace(m, concepts=list(data.concepts))
-                matchings[role, criterion] = m
-                concept_units[role, criterion] = concept_scores(m, budget)
-                if "match_score" in plan.names:
-                    out.append(_mean_measure("match_score", concept_units[role, criterion], cfg, criterion, budget,
-                                             boot))
-                if Zp is not None:
-                    k = cfg.tapas_budget or budget
-                    P = len(data.pairs.old)
-                    t = tapascore(Zp[:P], Zp[P:], data.pairs.old, data.pairs.new, m, k=k,
-                                  labels_orig=data.pairs.labels_orig, aggregation=cfg.aggregation,
-                                  stay_pooling=cfg.stay_pooling, n_boot=cfg.n_boot, alpha=cfg.alpha, seed=cfg.seed, groups=data.groups)
-                    tapas_results[role, criterion] = t
-                    out += _tapas_measures(t, criterion, k, plan.names)
-        measures[role] = out
-    if "delta_match_score" in plan.names:
+        if Z is None:
+            Z = encode_array(model, data.X, cfg.batch_size, cfg.device)
+        out = _baseline_metrics(plan, model, Z, data, cfg, self.scr_pairs, self.text_embed, self.boot)
+        if not (plan.runs("match") or plan.runs("delta") or self.scores_pairs):
+            return out
+        Zp = encode_array(tapas_model, self.pairs_X, cfg.batch_size, cfg.device) if self.scores_pairs else None
         for criterion in cfg.criteria:
-            diff = concept_units["trained", criterion] - concept_units["untrained", criterion]
-            measures["trained"].append(_mean_measure("delta_match_score", diff, cfg, criterion,
-                                                     _criterion_budget(criterion, cfg), boot))
-    if "delta_tapascore" in plan.names:
-        for criterion in cfg.criteria:
-            diff = (tapas_results["trained", criterion].pairs["score"].to_numpy()
-                    - tapas_results["untrained", criterion].pairs["score"].to_numpy())  # the same pairs, paired
-            measures["trained"].append(_mean_measure("delta_tapascore", diff, cfg, criterion,
-                                                     cfg.tapas_budget or _criterion_budget(criterion, cfg), boot))
+            budget = _criterion_budget(criterion, cfg)
+            m = _match(criterion, data.Y, Z, cfg, self.split_rows)
+            if data.concepts is not None:
+                m = dataclasses.replace(m, concepts=list(data.concepts))
+            self.matchings[role, criterion] = m
+            self.concept_units[role, criterion] = concept_scores(m, budget)
+            if "match_score" in plan.names:
+                out.append(_mean_measure("match_score", self.concept_units[role, criterion], cfg, criterion, budget,
+                                         self.boot))
+            if Zp is not None:
+                k = cfg.tapas_budget or budget
+                P = len(data.pairs.old)
+                t = tapascore(Zp[:P], Zp[P:], data.pairs.old, data.pairs.new, m, k=k,
+                              labels_orig=data.pairs.labels_orig, aggregation=cfg.aggregation,
+                              stay_pooling=cfg.stay_pooling, n_boot=cfg.n_boot, alpha=cfg.alpha, seed=cfg.seed,
+                              groups=data.groups)
+                self.tapas[role, criterion] = t
+                out += _tapas_measures(t, criterion, k, plan.names)
+        return out
 
-    order = {m: i for i, m in enumerate(METRICS)}
-    rows = []
-    for role, ms in measures.items():
-        for m in sorted(ms, key=lambda m: order[m.metric]):
-            rows.append(ResultRow(dataset=data.dataset, encoder=data.encoder, sae=info.sae, family=info.family,
-                                  dict_size=info.dict_size, sparsity=info.sparsity, role=role, criterion=m.criterion,
-                                  budget=m.budget, metric=m.metric, value=m.value, ci_low=m.ci[0], ci_high=m.ci[1],
-                                  n_units=m.n, seed=info.seed).as_dict())
+
+def _delta_measures(run: _Run) -> list[_Measure]:
+    """ΔMATCHScore and ΔTAPAScore: the SAE's per-concept (per-pair) scores minus its untrained twin's."""
+    cfg, names, out = run.cfg, run.plan.names, []
+    if "delta_match_score" in names:
+        for criterion in cfg.criteria:
+            diff = run.concept_units["trained", criterion] - run.concept_units["untrained", criterion]
+            out.append(_mean_measure("delta_match_score", diff, cfg, criterion, _criterion_budget(criterion, cfg),
+                                     run.boot))
+    if "delta_tapascore" in names:
+        for criterion in cfg.criteria:
+            diff = (run.tapas["trained", criterion].pairs["score"].to_numpy()
+                    - run.tapas["untrained", criterion].pairs["score"].to_numpy())  # the same pairs, paired
+            out.append(_mean_measure("delta_tapascore", diff, cfg, criterion,
+                                     cfg.tapas_budget or _criterion_budget(criterion, cfg), run.boot))
+    return out
+
+
+def _table(measures: dict[str, list[_Measure]], data: EvalData, info: SAEInfo):
+    """The tidy rows (a DataFrame with :data:`kit.results.COLUMNS`), per role in the vocabulary's metric order."""
     import pandas as pd
 
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    full_config = {"evaluate": jsonable(cfg), "sae": jsonable(info),
-                   "data": {"dataset": data.dataset, "encoder": data.encoder, "n_images": int(data.X.shape[0]),
-                            "n_concepts": int(data.Y.shape[1]),
-                            "n_pairs": None if data.pairs is None else int(len(data.pairs.old))},
-                   "baselines": {role: " / ".join(dict.fromkeys(type(x).__name__ for x in _stages(m)))
-                                 for role, m in models.items() if role != "trained"},
-                   "skipped": dict(plan.skipped)}
-    return Results(rows=table, config=full_config, kit_version=__version__, matchings=matchings,
-                   tapas=tapas_results, skipped=dict(plan.skipped), held_out=split_rows)
+    order = {m: i for i, m in enumerate(METRICS)}
+    rows = [ResultRow(dataset=data.dataset, encoder=data.encoder, sae=info.sae, family=info.family,
+                      dict_size=info.dict_size, sparsity=info.sparsity, role=role, criterion=m.criterion,
+                      budget=m.budget, metric=m.metric, value=m.value, ci_low=m.ci[0], ci_high=m.ci[1],
+                      n_units=m.n, seed=info.seed).as_dict()
+            for role, ms in measures.items() for m in sorted(ms, key=lambda m: order[m.metric])]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _full_config(cfg: EvalConfig, info: SAEInfo, data: EvalData, models: dict[str, Any], plan: _Plan) -> dict:
+    return {"evaluate": jsonable(cfg), "sae": jsonable(info),
+            "data": {"dataset": data.dataset, "encoder": data.encoder, "n_images": int(data.X.shape[0]),
+                     "n_concepts": int(data.Y.shape[1]),
+                     "n_pairs": None if data.pairs is None else int(len(data.pairs.old))},
+            "baselines": {role: " / ".join(dict.fromkeys(type(x).__name__ for x in _stages(m)))
+                          for role, m in models.items() if role != "trained"},
+            "skipped": dict(plan.skipped)}

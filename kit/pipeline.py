@@ -1,4 +1,5 @@
-"""The stages chained for the notebooks: a benchmark and its embeddings, SAEs trained once and cached.
+"""The stages chained for the notebooks: a benchmark and its embeddings, SAEs trained once and cached, and
+TAPAScore from the images of a paired benchmark.
 
     data = prepare(PipelineConfig(), cache_dir)          # toy-synCUB + the toy encoder, offline
     X_train, Y_train = data.split("train")
@@ -18,12 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from kit import data, embed, sae
+from kit.arrays import to_numpy
 from kit.data.render import RENDER_VERSION
 from kit.errors import ConfigError, DataError
 from kit.io import atomic_path, content_hash, remove_stale
+from kit.sae import encode_array
 from kit.sae.config import make_config
 from kit.sae.train import TRAINER_VERSION
-from kit.types import ConceptTable, Embeddings, PairedBenchmark
+from kit.tapas import TapasResult, tapascore
+from kit.types import ConceptTable, Embeddings, Matching, PairedBenchmark
 
 TOY = {"toy-syncub", "toy-syncoco"}
 HUB = {"syncub", "syncoco"}
@@ -159,3 +163,24 @@ def train_cached(X: np.ndarray, configs: list[dict], cache_dir: str | os.PathLik
     for cfg, trained in zip(todo, sae.train_many(X, todo) if todo else []):
         sae.save(trained, folder(cfg), replace=False)  # another process may have cached it meanwhile
     return [sae.load(folder(c)) for c in cfgs]
+
+
+def tapascore_benchmark(benchmark: PairedBenchmark, encoder, sae, matching: Matching, k: int = 3,
+                        cache_dir=None, *, batch_size: int = 4096, device: str = "auto",
+                        **options) -> TapasResult:
+    """TAPAScore of an SAE on a paired benchmark: embed both images of every pair once (through the
+    embedding cache, :func:`kit.embed.embed_benchmark`), encode all 2P embeddings in one call
+    (:func:`kit.sae.encode_array`), then :func:`kit.tapas.tapascore` with the benchmark's labels, ids and names.
+    ``options``: the keyword settings of :func:`kit.tapas.tapascore` (aggregation, threshold, n_boot, alpha,
+    seed)."""
+    emb_orig, emb_edit = embed.embed_benchmark(benchmark, encoder, cache_dir=cache_dir)
+    p = benchmark.n_pairs
+    for what, e in (("original", emb_orig), ("edited", emb_edit)):
+        if e.n != p:
+            raise DataError(f"{benchmark.name}: {e.n} embeddings of {what} images for {p} pairs")
+    Z = to_numpy(encode_array(sae, np.concatenate([emb_orig.X, emb_edit.X]), batch_size=batch_size, device=device))
+    if Z.ndim != 2 or Z.shape[0] != 2 * p:
+        raise DataError(f"{benchmark.name}: the SAE returned codes of shape {Z.shape} for {2 * p} embeddings")
+    return tapascore(Z[:p], Z[p:], benchmark.old, benchmark.new, matching, k, benchmark.labels_orig,
+                     labels_edit=benchmark.labels_edit, pair_ids=benchmark.pair_ids,
+                     concepts=benchmark.concepts, groups=benchmark.groups, **options)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import yaml
+
 from kit.cli_args import check_folder, existing_folder, folder, log, show_progress
 from kit.errors import ConfigError
 from kit.evaluate import EvalConfig, Results, config_from, describe, evaluate
@@ -104,8 +106,6 @@ def score(sae: Any, *, benchmark: str = "toy-syncub", encoder: str = "toy", conc
 
 
 def _assignment(text: str) -> tuple[str, Any]:
-    import yaml
-
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     name, value = text.split("=", 1)

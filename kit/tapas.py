@@ -46,7 +46,7 @@ import numpy as np
 from kit.arrays import as_bool_matrix, as_float_matrix, to_numpy
 from kit.errors import ConfigError, DataError
 from kit.stats import bootstrap_indices, percentile_ci
-from kit.types import Matching, PairedBenchmark, check_pairs
+from kit.types import Matching, check_pairs
 
 AGGREGATIONS = ("binary", "max_then_delta", "delta_then_max", "delta_then_mean")
 BREAKDOWNS = ("old", "new", "group", "kind", "transition")
@@ -218,31 +218,6 @@ def tapascore(Z_orig, Z_edit, old, new, matching: Matching, k: int = 3, labels_o
                        macro=float(_group_means(score, old_codes, old_n).mean()),
                        delta_stay=stay_mean, ci=cis["tapascore"], cis=cis, pairs=table, config=cfg,
                        concepts=names, groups=fams)
-
-
-def tapascore_benchmark(benchmark: PairedBenchmark, encoder, sae, matching: Matching, k: int = 3,
-                        cache_dir=None, *, batch_size: int = 4096, device: str = "auto",
-                        **options) -> TapasResult:
-    """TAPAScore of an SAE on a paired benchmark: embed both images of every pair once (through the
-    embedding cache, :func:`kit.embed.embed_benchmark`), encode all 2P embeddings in one call
-    (:func:`kit.sae.encode_array`), then :func:`tapascore` with the benchmark's labels, ids and names.
-    ``options``: the keyword settings of :func:`tapascore` (aggregation, threshold, n_boot, alpha, seed)."""
-    # here: the rest of kit.tapas works on arrays alone, without torch and the encoders
-    from kit.embed import embed_benchmark
-    from kit.sae import encode_array
-
-    emb_orig, emb_edit = embed_benchmark(benchmark, encoder, cache_dir=cache_dir)
-    p = benchmark.n_pairs
-    for what, e in (("original", emb_orig), ("edited", emb_edit)):
-        if e.n != p:
-            raise DataError(f"{benchmark.name}: {e.n} embeddings of {what} images for {p} pairs")
-    Z = to_numpy(encode_array(sae, np.concatenate([emb_orig.X, emb_edit.X]), batch_size=batch_size,
-                              device=device))
-    if Z.ndim != 2 or Z.shape[0] != 2 * p:
-        raise DataError(f"{benchmark.name}: the SAE returned codes of shape {Z.shape} for {2 * p} embeddings")
-    return tapascore(Z[:p], Z[p:], benchmark.old, benchmark.new, matching, k, benchmark.labels_orig,
-                     labels_edit=benchmark.labels_edit, pair_ids=benchmark.pair_ids,
-                     concepts=benchmark.concepts, groups=benchmark.groups, **options)
 
 
 def plot_breakdown(result: TapasResult, by: str = "group", ax=None, top: int | None = None):

@@ -249,6 +249,9 @@ def test_delta_tapascore_is_paired_over_the_pairs(planted):
     # pairing: the interval of the difference is narrower than the two intervals' sum of half-widths
     t, u = (res.select("tapascore", r, "fbmp_b0.5").iloc[0] for r in ("trained", "untrained"))
     assert d.ci_high - d.ci_low < (t.ci_high - t.ci_low + u.ci_high - u.ci_low)
+    alone = evaluate(sae, data, EvalConfig(criteria=("fbmp_b0.5",), metrics=("delta_tapascore",),
+                                           baselines=("untrained",), n_boot=200)).rows
+    assert list(alone.metric) == ["delta_tapascore"] and alone.value.iloc[0] == pytest.approx(d.value)
     with pytest.raises(ConfigError, match="untrained"):
         EvalConfig(metrics=("delta_tapascore",), baselines=("random",))
 

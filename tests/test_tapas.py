@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import types
 
 import numpy as np
@@ -11,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kit import pipeline
 from kit.errors import ConfigError, DataError
 from kit.planted import make_pairs, make_world
 from kit.results import load_results, save_results
-from kit.tapas import AGGREGATIONS, TapasConfig, tapascore, tapascore_benchmark
+from kit.tapas import AGGREGATIONS, TapasConfig, tapascore
 from kit.types import Embeddings, Matching, PairedBenchmark
 
 # --- a literal implementation of the definitions, one pair at a time ---------------------------------
@@ -357,7 +357,7 @@ def test_bad_settings(small):
     assert TapasConfig().k == 3 and TapasConfig().aggregation == "binary"
 
 
-# --- the convenience on a benchmark, with fakes that follow the kit.embed / kit.sae interfaces --------
+# --- kit.pipeline.tapascore_benchmark, with fakes that follow the kit.embed / kit.sae interfaces ------
 
 
 def test_tapascore_benchmark_embeds_once_and_encodes_in_one_batch(world, truth, monkeypatch):
@@ -392,13 +392,13 @@ def test_tapascore_benchmark_embeds_once_and_encodes_in_one_batch(world, truth, 
         with torch.no_grad():
             return sae.encode(torch.from_numpy(np.asarray(X))).numpy()
 
-    monkeypatch.setitem(sys.modules, "kit.embed", types.SimpleNamespace(embed_benchmark=embed_benchmark))
-    monkeypatch.setitem(sys.modules, "kit.sae", types.SimpleNamespace(encode_array=encode_array))
-    r = tapascore_benchmark(bench, encoder, PlantedSAE(), truth, k=3, cache_dir="cache", n_boot=50)
+    monkeypatch.setattr(pipeline.embed, "embed_benchmark", embed_benchmark)
+    monkeypatch.setattr(pipeline, "encode_array", encode_array)
+    r = pipeline.tapascore_benchmark(bench, encoder, PlantedSAE(), truth, k=3, cache_dir="cache", n_boot=50)
     assert calls == [("embed", "cache"), ("encode", 2 * n)]
     assert r.score == 2.0 and r.delta_stay == 0.0
     assert list(r.pairs["pair_id"]) == list(pairs.pair_ids) and "group" in r.pairs
     dead = PlantedSAE()
     with torch.no_grad():
         dead.W_enc.zero_()
-    assert tapascore_benchmark(bench, encoder, dead, truth, n_boot=50).score == 0.0
+    assert pipeline.tapascore_benchmark(bench, encoder, dead, truth, n_boot=50).score == 0.0

@@ -19,14 +19,15 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from kit.cli_args import (HelpFormatter, KitArgumentParser, add_verbosity, check_device, folder, log, non_negative_int,
+                          plain, positive_int, setup_logging, show_progress)
+from kit.data import load_paired
 from kit.embed.extract import DEFAULTS, embed_benchmark, embed_images
 from kit.errors import DataError
 from kit.io import read_text
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from kit.cli_args import folder, non_negative_int, positive_int
-
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--benchmark", help="a paired benchmark folder or Hub name (originals and edits)")
     src.add_argument("--images", metavar="FILE", help="a text file listing one image path per line")
@@ -42,14 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kit.cli_args import check_device, log, show_progress
-
     check_device(args.device)
     kw = dict(cache_dir=args.cache_dir, batch_size=args.batch_size, num_workers=args.num_workers,
               shard_size=args.shard_size, device=args.device, progress=show_progress())
     if args.benchmark:
-        from kit.data import load_paired
-
         results = embed_benchmark(load_paired(args.benchmark), args.encoder, **kw)
     else:
         path = Path(args.images)
@@ -68,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``embed`` subcommand to the kit's command line."""
-    from kit.cli_args import HelpFormatter, plain
-
     p = subparsers.add_parser("embed", help="embed a benchmark or an image list into the on-disk cache",
                               description=plain(__doc__), formatter_class=HelpFormatter)
     add_arguments(p)
@@ -77,8 +72,6 @@ def register(subparsers) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from kit.cli_args import HelpFormatter, KitArgumentParser, add_verbosity, plain, setup_logging
-
     p = KitArgumentParser(prog="python -m kit.embed", description=plain(__doc__), formatter_class=HelpFormatter)
     add_arguments(p)
     add_verbosity(p, top=True)

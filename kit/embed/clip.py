@@ -28,8 +28,10 @@ from pathlib import Path
 
 import torch
 
-from kit.embed.registry import TorchEncoder, file_sha256, is_path, register_encoder
+from kit.data import hub
+from kit.embed.registry import TorchEncoder, is_path, register_encoder
 from kit.errors import CheckpointError, ConfigError
+from kit.io import file_sha256
 
 RANDOM = "random"
 RANDOM_SEED = 0
@@ -73,8 +75,6 @@ def _preprocess_kwargs(cfg: dict) -> dict:
 def _tag_weights(spec: str, model: str, tag: str, cfg: dict, cache_dir: str | None) -> str:
     """The local file of the pretrained weights ``tag``: the Hub cache (downloaded when reachable), or, for
     records with only a URL, open_clip's own download folder."""
-    from kit.data import hub
-
     local = f"give local weights: open_clip:{model}/{tag}@/path/to/checkpoint"
     if cfg.get("hf_hub"):
         repo, filename = os.path.split(cfg["hf_hub"])  # "org/repo/" (default file names) or "org/repo/file"
@@ -111,8 +111,6 @@ def _local_file(spec: str, path: str) -> Path:
 
 def _hub_folder(spec: str, ident: str, cache_dir: str | None) -> tuple[Path, dict]:
     """``hf-hub:`` / ``local-dir:`` names → (a folder with open_clip_config.json and weights, checkpoint record)."""
-    from kit.data import hub
-
     if is_path(ident) or os.path.isdir(os.path.expanduser(ident)):
         folder = Path(os.path.expanduser(ident))
         config = folder / "open_clip_config.json"

@@ -14,14 +14,17 @@ as torchvision transforms so DataLoader workers can run it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import torch
 from torchvision import transforms as T
 
-from kit.embed.registry import TorchEncoder, file_sha256, is_path, register_encoder, state_dict_hash
+from kit.data import hub
+from kit.embed.registry import TorchEncoder, is_path, register_encoder, state_dict_hash
 from kit.errors import CheckpointError, ConfigError
+from kit.io import file_sha256
 
 _RESAMPLE = {0: T.InterpolationMode.NEAREST, 1: T.InterpolationMode.LANCZOS, 2: T.InterpolationMode.BILINEAR,
              3: T.InterpolationMode.BICUBIC, 4: T.InterpolationMode.BOX, 5: T.InterpolationMode.HAMMING}
@@ -34,8 +37,6 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 def _get(processor, key, default=None):
     """An image-processor setting; sizes (dicts, or transformers' SizeDict dataclass) as plain dicts."""
-    import dataclasses
-
     value = getattr(processor, key, default)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
@@ -87,8 +88,6 @@ def _from_pretrained(name: str, source: str, revision: str | None, cache_dir: st
     """(model, processor or None) — the Hub cache first (no request), then the Hub when it can be reached."""
     from transformers import AutoImageProcessor, Dinov2Model
 
-    from kit.data import hub
-
     def load(local_only: bool):
         kw = dict(revision=revision, cache_dir=cache_dir or hub.hub_cache(), local_files_only=local_only)
         model, info = Dinov2Model.from_pretrained(source, use_safetensors=None if local else True,
@@ -134,8 +133,6 @@ def _from_pretrained(name: str, source: str, revision: str | None, cache_dir: st
 
 def _cached_commit(repo: str, revision: str | None) -> str | None:
     """The commit of the cached snapshot a Hub model was read from (transformers does not always record it)."""
-    from kit.data import hub
-
     path = hub.cached_file(repo, ["config.json"], revision)
     return Path(path).parent.name if path and Path(path).parent.parent.name == "snapshots" else None
 

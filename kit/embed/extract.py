@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from kit._version import __version__
@@ -104,8 +105,6 @@ def _as_encoder(encoder: Encoder | str, device: str) -> Encoder:
 
 
 def _check_images(images: Sequence[ImageLike]) -> list[ImageLike]:
-    from PIL import Image
-
     images = list(images)
     if not images:
         raise DataError("embed_images: the image list is empty")

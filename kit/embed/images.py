@@ -8,7 +8,6 @@ composited onto white. Unreadable or truncated files raise :class:`kit.errors.Da
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Sequence, Union
 
@@ -16,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from kit.errors import DataError
-from kit.io import file_sha256
+from kit.io import content_hash, file_sha256
 
 ImageLike = Union[str, os.PathLike, Image.Image]
 
@@ -76,18 +75,17 @@ def _file_digest(path: str) -> bytes:
 
 
 def image_list_hash(images: Sequence[ImageLike]) -> str:
-    """SHA-256 over the images' contents in order (file bytes, or mode+size+pixels of PIL images).
+    """:func:`kit.io.content_hash` of the images' SHA-256 digests in order (of the file's bytes, or of a PIL
+    image's mode, size and pixels).
 
     The names of the files do not enter: the same pictures in another folder give the same hash. A file is
     read once per process while its size and modification time stay the same.
     """
-    h = hashlib.sha256()
-    for item in images:
-        if isinstance(item, Image.Image):
-            part = hashlib.sha256()
-            part.update(f"{item.mode}{item.size}".encode())
-            part.update(item.tobytes())
-            h.update(part.digest())
-        else:
-            h.update(_file_digest(os.fspath(item)))
-    return h.hexdigest()
+    return content_hash(*(_image_digest(item) for item in images))
+
+
+def _image_digest(item: ImageLike) -> bytes:
+    """The 32 bytes of one image's SHA-256: of its file, or of a PIL image's mode, size and pixels."""
+    if isinstance(item, Image.Image):
+        return bytes.fromhex(content_hash(f"{item.mode}{item.size}", item.tobytes()))
+    return _file_digest(os.fspath(item))

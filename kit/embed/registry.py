@@ -15,7 +15,7 @@ import torch
 
 from kit.arrays import resolve_device
 from kit.errors import ConfigError
-from kit.io import file_sha256  # noqa: F401 (re-exported: clip and dino import it from here)
+from kit.io import content_hash
 
 
 @runtime_checkable
@@ -109,15 +109,13 @@ class TorchEncoder:
 
 
 def state_dict_hash(module: torch.nn.Module) -> str:
-    """SHA-256 of a module's parameters and buffers (names, shapes, dtypes and values)."""
-    import hashlib
-
-    h = hashlib.sha256()
+    """:func:`kit.io.content_hash` of a module's parameters and buffers: per tensor, in the order of the names,
+    its name, shape and dtype, then its bytes."""
+    parts = []
     for key, t in sorted(module.state_dict().items()):
         t = t.detach().cpu().contiguous()
-        h.update(f"{key}{tuple(t.shape)}{t.dtype}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+        parts += [f"{key}{tuple(t.shape)}{t.dtype}", t.reshape(-1).view(torch.uint8).numpy()]
+    return content_hash(*parts)
 
 
 def is_path(spec: str) -> bool:

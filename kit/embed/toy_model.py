@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torchvision import transforms as T
 
 from kit.errors import CheckpointError, ConfigError
+from kit.io import atomic_path
 
 PAD, UNK, CLS = 0, 1, 2
 SPECIAL = ("<pad>", "<unk>", "<cls>")
@@ -124,10 +127,6 @@ class ToyCLIP(nn.Module):
     def save(self, path: str | Path) -> None:
         """Write the weights and config to a safetensors file (atomically; the same weights give the same bytes,
         so the header holds a single metadata entry — safetensors does not keep the order of several)."""
-        from safetensors.torch import save_file
-
-        from kit.io import atomic_path
-
         meta = {"config": self.config.to_json()}
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         with atomic_path(path) as tmp:
@@ -136,9 +135,6 @@ class ToyCLIP(nn.Module):
 
 def load_toy_model(path: str | Path) -> ToyCLIP:
     """Read a ToyCLIP from a safetensors file written by :meth:`ToyCLIP.save`."""
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"toy encoder weights {path} not found; retrain with `python -m kit.embed.train_toy`")

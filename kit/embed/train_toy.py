@@ -19,7 +19,6 @@ figures written into the provenance record: linear-probe AUROC and caption top-1
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
@@ -33,11 +32,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from kit import data
 from kit._version import __version__
 from kit.embed.images import open_image
 from kit.embed.toy_model import ToyCLIP, ToyConfig, toy_preprocess, words
+from kit.embed.world import probe_auroc
 from kit.errors import ConfigError, DataError
-from kit.io import write_text
+from kit.io import file_sha256, write_text
 from kit.types import ConceptTable
 
 
@@ -232,23 +233,6 @@ def text_embeddings(model: ToyCLIP, texts: Sequence[str], batch_size: int = 256)
                       for i in range(0, len(texts), batch_size)]).numpy()
 
 
-def probe_auroc(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray) -> np.ndarray:
-    """float[C]: held-out AUROC of one logistic-regression probe per concept (NaN where a split lacks a class)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(X_train)
-    A, B = scaler.transform(X_train), scaler.transform(X_test)
-    out = np.full(Y_train.shape[1], np.nan)
-    for c in range(Y_train.shape[1]):
-        if len(np.unique(Y_train[:, c])) < 2 or len(np.unique(Y_test[:, c])) < 2:
-            continue
-        clf = LogisticRegression(C=1.0, max_iter=1000).fit(A, Y_train[:, c])
-        out[c] = roc_auc_score(Y_test[:, c], clf.decision_function(B))
-    return out
-
-
 def caption_top1(img: np.ndarray, texts: Sequence[str], txt_of_unique: np.ndarray, unique: Sequence[str]) -> float:
     """Fraction of images whose own caption ranks first among the distinct captions ``unique``."""
     sims = _unit(img) @ _unit(txt_of_unique).T
@@ -288,18 +272,12 @@ def read_scenes(folder: str | Path) -> list[list[str]]:
     return [split_scene(t) for t in df["scene"]] if "scene" in df else [[] for _ in range(len(df))]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 BENCHMARKS = (("toy-syncub", "render_toy_syncub", "a bird with"), ("toy-syncoco", "render_toy_syncoco", "a scene with"))
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
     """Render toy-synCUB (and toy-synCOCO), train on their non-test rows, evaluate on each test split, write
     ``toy_encoder.safetensors`` and the provenance record ``toy_encoder.json``."""
-    import kit.data
-
     p = argparse.ArgumentParser(prog="python -m kit.embed.train_toy", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="kit/assets", help="folder for toy_encoder.safetensors and toy_encoder.json")
     d = ToyTrainConfig()
@@ -317,8 +295,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
         for (name, render, subject), n in zip(BENCHMARKS, (cfg.n_images, cfg.n_scenes)):
             if n == 0:
                 continue
-            folder = getattr(kit.data, render)(Path(tmp) / name, n_pairs=1, n_images=n, seed=cfg.render_seed)
-            table = kit.data.load_toy_images(folder)
+            folder = getattr(data, render)(Path(tmp) / name, n_pairs=1, n_images=n, seed=cfg.render_seed)
+            table = data.load_toy_images(folder)
             scenes = read_scenes(folder)
             test = table.split == "test"
             fit, held = table.select(~test), table.subset("test")
@@ -341,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
                               "train_rows": "split != test", "eval_rows": "split == test"}
                        for (name, render, subject), n in zip(BENCHMARKS, (cfg.n_images, cfg.n_scenes)) if n},
               "train_config": json.loads(json.dumps(asdict(cfg))), "heldout": metrics,
-              "weights_file": weights.name, "weights_sha256": _sha256(weights),
+              "weights_file": weights.name, "weights_sha256": file_sha256(weights),
               "render_seconds": round(render_seconds, 1),
               "train_seconds": round(time.perf_counter() - t0, 1)}
     write_text(out / "toy_encoder.json", json.dumps(record, indent=1) + "\n")

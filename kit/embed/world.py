@@ -63,6 +63,23 @@ def label_variance_share(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.nd
     return float(1 - sse / sst) if sst > 0 else 0.0
 
 
+def probe_auroc(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray) -> np.ndarray:
+    """float[C]: held-out AUROC of one logistic-regression probe per concept (NaN where a split lacks a class)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(X_train)
+    A, B = scaler.transform(X_train), scaler.transform(X_test)
+    out = np.full(Y_train.shape[1], np.nan)
+    for c in range(Y_train.shape[1]):
+        if len(np.unique(Y_train[:, c])) < 2 or len(np.unique(Y_test[:, c])) < 2:
+            continue
+        clf = LogisticRegression(C=1.0, max_iter=1000).fit(A, Y_train[:, c])
+        out[c] = roc_auc_score(Y_test[:, c], clf.decision_function(B))
+    return out
+
+
 def _split_masks(n: int, split, seed: int) -> tuple[np.ndarray, np.ndarray]:
     if split is not None:
         split = np.asarray(split)
@@ -101,8 +118,6 @@ def world_stats(X: np.ndarray, X_orig: np.ndarray, X_edit: np.ndarray, Y: np.nda
       (standardised inputs, C = 1), mean and minimum over the concepts both sides of the split contain;
       ``n_probes``: how many.
     """
-    from kit.embed.train_toy import probe_auroc
-
     X = np.asarray(X, dtype=np.float64)
     X_orig, X_edit = np.asarray(X_orig, dtype=np.float64), np.asarray(X_edit, dtype=np.float64)
     Y = np.asarray(Y, dtype=bool)

@@ -11,6 +11,7 @@ and 1 are exact in every format).
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterator
 
 import numpy as np
@@ -296,8 +297,6 @@ class LatentCounts:
     def product_seconds(self, R: np.ndarray) -> float:
         """Seconds of the counting products alone that :meth:`best` runs for ``R: bool[M, N]`` (its operands
         prepared beforehand): the floor of FBMP's time, for benchmarks."""
-        import time
-
         if self.backend == "sparse":
             Rt = self._sparse.operand(R)
             t = time.perf_counter()

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from kit.arrays import as_bool_matrix, as_float_matrix, resolve_device
+from kit.arrays import as_bool_matrix, as_float_matrix, to_numpy
 from kit.errors import ConfigError, DataError
+from kit.sae.model import encode_array
 
 
 def check_rows(**arrays: np.ndarray) -> int:
@@ -112,16 +113,12 @@ def sae_dtype(sae: Any):
 
 def decoder(sae: Any) -> np.ndarray:
     """float32[D, d]: the SAE's decoder atoms ``W_dec``."""
-    from kit.arrays import to_numpy
-
     return to_numpy(sae.W_dec).astype(np.float32)
 
 
 def codes_for(sae: Any, X: np.ndarray, Z: np.ndarray | None, batch_size: int, device: str) -> np.ndarray:
     """The codes of ``X``: ``Z`` when given (checked against ``X`` and the SAE), else ``sae.encode(X)``."""
     if Z is None:
-        from kit.sae import encode_array
-
         return encode_array(sae, X, batch_size, device)
     Z = floats("Z", Z)
     check_rows(X=X, Z=Z)
