@@ -14,6 +14,16 @@
 # concept there — and when the concept is there, does the latent fire?** This chapter computes every quantity
 # on twelve hand-made images, small enough to check with a pencil. The later chapters compute the same
 # quantities for thousands of images and latents in one matrix product.
+#
+# **What you will learn**
+# - how a latent's firing is compared with a concept's labels: precision, recall, F1 and F-beta;
+# - one-to-one matching, and why a concept split over several latents needs a coalition;
+# - Fully-Binary Matching Pursuit (FBMP), step by step, and why it is run with $\beta < 1$;
+# - why chance matches grow with the dictionary, and hence ΔMATCHScore.
+#
+# **What you need**
+# - nothing but NumPy and a pencil: no data, no model, no earlier chapter (the
+#   [quickstart](00_quickstart.ipynb) shows where these numbers come from in a real run).
 
 # %% tags=["parameters"]
 smoke = False          # shrink the chance-matching experiment so the tests run in seconds
@@ -21,7 +31,7 @@ seed = 0               # seed of the random latents in the last section
 beta = 0.5             # the F-beta of the matching pursuit (the paper's default)
 n_random_latents = 4096  # largest dictionary in the chance-matching experiment
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -99,9 +109,9 @@ fig, axes = plt.subplots(1, 3, figsize=(14, 3), sharey=True)
 for ax, (title, m) in zip(axes, [("precision", precision), ("recall", recall), ("F1", F1)]):
     sns.heatmap(pd.DataFrame(m, concepts, latents), annot=True, fmt=".2f", vmin=0, vmax=1,
                 cmap="viridis", cbar=False, ax=ax)
-    ax.set_title(title)
+    ax.set(title=title, xlabel="latent", ylabel="concept" if ax is axes[0] else "")
     ax.tick_params(axis="x", rotation=35)
-plt.tight_layout()
+plt.tight_layout();
 
 # %% [markdown]
 # ## Step 3 — one-to-one matching
@@ -207,7 +217,7 @@ f1_r = f_beta(tp_r, y_rand.sum(), B_rand.sum(0), 1.0)
 chance = pd.DataFrame({"dictionary size": sizes, "best F1 by chance": [f1_r[:s].max() for s in sizes]})
 ax = sns.lineplot(data=chance, x="dictionary size", y="best F1 by chance", marker="o")
 ax.set_xscale("log", base=2)
-ax.set_title("Best F1 of random latents against a concept with 10% prevalence")
+ax.set_title("Best F1 of random latents against a concept with 10% prevalence");
 chance
 
 # %% [markdown]

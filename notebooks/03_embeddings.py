@@ -32,6 +32,16 @@
 # linear probe can read "wing colour" from $x$, an SAE — a linear encoder with a sparsity constraint — has a
 # chance to find it. Last, a few numbers describe the world the SAE will see: how far one edit moves an image
 # compared with how much images differ anyway, and how many directions that difference needs.
+#
+# **What you will learn**
+# - which vector of CLIP, DINOv2 and the toy encoder the kit embeds, and how the embedding cache is keyed;
+# - how to look at embeddings (PCA, t-SNE) and how to ask whether an attribute is linearly readable (probes);
+# - why a probe that reads an attribute on annotated images may still not follow an edit of it;
+# - the numbers that describe the world an SAE faces (`kit.embed.world.world_stats`).
+#
+# **What you need**
+# - the benchmarks of [Benchmarks](02_benchmarks.ipynb) (rendered here if they are not in the cache);
+# - a few minutes of CPU (the t-SNE map and the probes take most of it).
 
 # %% tags=["parameters"]
 smoke = False          # tiny sizes so the tests run this page in seconds
@@ -50,7 +60,7 @@ family = "has_wing_color"  # the concept family that colours the maps
 removal_benchmark = "toy-syncoco"  # a second (removal) benchmark whose world statistics are measured too (empty: skip)
 out_dir = ""           # when set, the world statistics are written to out_dir/world_stats.json
 
-# %%
+# %% tags=["hide-input"]
 import json
 import tempfile
 import time
@@ -61,6 +71,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -72,11 +83,15 @@ from kit import embed
 from kit.embed.world import world_stats
 from kit.io import write_text
 from kit.pipeline import PipelineConfig, prepare
+from kit.runner import param_path
+
+# path parameters, relative to the repository root (or absolute)
+cache_dir, concepts_dir, out_dir = param_path(cache_dir), param_path(concepts_dir), param_path(out_dir)
 
 if smoke:
     n_pairs, n_images, n_cache_demo, n_tsne = 120, 300, 64, 300
 sns.set_theme(style="whitegrid")
-warnings.filterwarnings("ignore", message=".*(IProgress not found|DataLoader will create).*")
+warnings.filterwarnings("ignore", message=".*DataLoader will create.*")  # torch: more workers than cores
 
 # %% [markdown]
 # ## The encoder
@@ -111,13 +126,16 @@ print(json.dumps(enc.provenance, indent=1))
 # ```
 #
 # The toy encoder's weights come with a training record written by `python -m kit.embed.train_toy`: the
-# configuration, the data, and held-out figures (mean probe AUROC over concepts, caption top-1 accuracy):
+# configuration, the data, and held-out figures (mean probe AUROC over concepts, caption top-1 accuracy; the
+# training time):
 
 # %%
 record_path = Path(embed.registry.__file__).parent.parent / "assets" / "toy_encoder.json"
 if encoder == "toy" and record_path.is_file():
     record = json.loads(record_path.read_text())
-    print(json.dumps({k: record[k] for k in ("command", "heldout", "train_seconds") if k in record}, indent=1))
+    if "train_seconds" in record:
+        print(f"trained in {record['train_seconds'] / 60:.0f} minutes; held-out figures of the training record:")
+    display(pd.DataFrame(record["heldout"]).rename_axis("figure").round(3))
 
 # %% [markdown]
 # ## Extraction in batches, with a cache
@@ -129,7 +147,7 @@ if encoder == "toy" and record_path.is_file():
 
 # %%
 config = PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
-                        concepts_dir=concepts_dir or None, seed=seed, device=device, batch_size=embed_batch_size)
+                        concepts_dir=concepts_dir, seed=seed, device=device, batch_size=embed_batch_size)
 data = prepare(config, cache_dir)
 concepts = data.concepts
 images = concepts.images[:n_cache_demo]
@@ -154,7 +172,8 @@ print(f"cache entry {entry.name}/ holds:", layout)
 
 # %%
 print(first.X.shape, first.X.dtype)
-print(json.dumps({k: v for k, v in second.provenance.items() if k != "checkpoint"}, indent=1))
+print(json.dumps({k: v for k, v in second.provenance.items() if k not in ("checkpoint", "cache")}, indent=1))
+print("cache: <the cache folder>/" + Path(second.provenance["cache"]).name)
 
 # %% [markdown]
 # `prepare` (above) did the same for all the annotated images and both images of every pair, into the shared
@@ -199,9 +218,7 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 5))
 for ax, (title, P) in zip(axes, views.items()):
     sns.scatterplot(x=P[:, 0], y=P[:, 1], hue=value[sub], palette=palette, s=9, linewidth=0.2, edgecolor="k",
                     ax=ax, legend=ax is axes[-1])
-    ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(title=title, xticks=[], yticks=[], xlabel=f"{title.split(' (')[0]} 1", ylabel=f"{title.split(' (')[0]} 2")
 axes[-1].legend(title=family, bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
 fig.suptitle(f"{len(sub)} images, {enc.name} embeddings, coloured by {family}")
 plt.tight_layout()
@@ -265,8 +282,9 @@ for fam, idx in fams.items():
 probe_table = pd.DataFrame(rows).set_index("family").sort_values("probe accuracy")
 print(f"{len(probes)} probes fitted in {time.perf_counter() - t0:.1f} s")
 ax = probe_table[["majority baseline", "probe accuracy"]].plot.barh(figsize=(7, 0.35 * len(probe_table) + 1.2))
-ax.set_xlim(0, 1)
-ax.set_title(f"Held-out accuracy of linear probes on {enc.name} embeddings")
+ax.set(xlim=(0, 1), xlabel="accuracy on the test split", ylabel="family",
+       title=f"Held-out accuracy of linear probes on {enc.name} embeddings")
+ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left");
 probe_table.round(3)
 
 # %% [markdown]
@@ -296,12 +314,10 @@ if pairs.groups is not None:
                           "probe follows the edit": np.mean((p_orig == old_v) & (p_edit == new_v))})
     flips = pd.DataFrame(flip_rows).set_index("family").sort_values("probe follows the edit")
 else:
-    flips = pd.DataFrame({"note": ["removal pairs: see chapter TAPAScore"]})
+    flips = pd.DataFrame({"note": ["removal pairs: see the TAPAScore chapter"]})
 flips.round(3)
 
-# %%
-from IPython.display import Markdown  # noqa: E402
-
+# %% tags=["remove-input"]
 margin = probe_table["probe accuracy"] - probe_table["majority baseline"]
 text = (f"The probes beat the majority baseline on held-out annotated images in {(margin > 0).sum()} of "
         f"{len(margin)} families (by {margin.min():.2f} to {margin.max():.2f} in accuracy).")
@@ -359,7 +375,7 @@ world_table.loc[["edit_to_spread", "edit_cosine", "mean_cosine", "top10_variance
 # %%
 if out_dir:
     record = {"encoder": encoder, "seed": seed, "n_pairs": n_pairs, "n_images": n_images, "stats": worlds}
-    print("wrote", write_text(Path(out_dir) / "world_stats.json", json.dumps(record, indent=1) + "\n"))
+    print("wrote", write_text(out_dir / "world_stats.json", json.dumps(record, indent=1) + "\n").name, "into out_dir")
 
 # %% [markdown]
 # What each number says:
@@ -391,7 +407,7 @@ if out_dir:
 #   chance, 1 perfect. A realistic world keeps the concepts readable while they carry little of the variance —
 #   which is the situation an SAE faces on real embeddings.
 
-# %%
+# %% tags=["remove-input"]
 w = worlds[benchmark]
 Markdown(
     f"On {benchmark}, with the {enc.name} encoder, an edit moves an image {w['edit_to_spread']:.2f} spreads (an "
@@ -509,5 +525,6 @@ if enc.supports_text and concepts.groups is not None:
 # No. The probe is supervised: it is told which images have which value and finds the best direction for it.
 # The SAE is unsupervised: it chooses directions that reconstruct the embeddings sparsely, and may merge values,
 # split them by pose or context, or spend its latents on other structure. The probe shows the information is
-# linearly *available*; the matching chapters measure whether the SAE *uses* it.
+# linearly *available*; the matching chapters ([Matching latents to concepts](05_matching.ipynb),
+# [TAPAScore](06_tapascore.ipynb)) measure whether the SAE *uses* it.
 # ```

