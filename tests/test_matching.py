@@ -182,6 +182,26 @@ def test_fbmp_sparse_equals_dense_on_larger_problems():
         assert max(map(len, dense.coalitions)) > 1
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 30_000), st.floats(1e-5, 1.0), st.sampled_from([0, 1, 64, 4096]), st.integers(0, 2**32 - 1),
+       st.sampled_from([1003, 2**12, 2**22]))
+def test_nonzero_positions_equal_numpy(size, density, run, seed, block):
+    """B's nonzeros located word by word (recursively while words that hold a True are rare), in blocks of any
+    length: numpy's flatnonzero at every density, with Trues scattered or in runs; ``None`` past the limit."""
+    from kit.matching import _binary
+
+    rng = np.random.default_rng(seed)
+    flat = rng.random(size) < density
+    if run:  # long stretches of zeros and of ones
+        flat = np.repeat(flat[: max(1, size // run)], run)[:size]
+    B = flat.reshape(1, -1) if size % 7 else flat.reshape(-1, 7)
+    ref = np.flatnonzero(B)
+    np.testing.assert_array_equal(_binary.nonzero_positions(B, block=block), ref)
+    assert _binary.nonzero_positions(B, limit=ref.size, block=block) is not None
+    if ref.size:
+        assert _binary.nonzero_positions(B, limit=ref.size - 1, block=block) is None
+
+
 def test_fbmp_recovers_planted_or_concepts():
     w = make_world(n_samples=2000, n_split=3, split_parts=3, seed=1)
     B = km.binarize(w.codes)

@@ -71,36 +71,48 @@ def as_firing(B: Any, name: str = "B") -> np.ndarray:
         raise DataError(f"{e} (pass codes through kit.matching.binarize first)") from None
 
 
-SCAN_BYTES = 2**20  # bytes of B scanned per block when locating its nonzeros (a block stays in cache)
+SCAN_BYTES = 2**22  # bytes of B scanned per block when locating its nonzeros (its word flags stay in cache)
 SCORE_BYTES = 2**20  # bytes of one block of key counts in the sparse backend (a block stays in cache)
 _NONE = np.iinfo(np.int64).max  # "no latent" in a minimum over latent indices
 
 
-def nonzero_positions(B: np.ndarray, limit: int | None = None) -> np.ndarray | None:
-    """int64[nnz]: the flat (row-major) positions of the True entries of ``B: bool[N, D]``, ascending; ``None``
-    as soon as there are more than ``limit``. One pass over B: 8-byte words are tested at once, and only the
-    non-zero words are looked at byte by byte."""
-    flat = np.ascontiguousarray(B).reshape(-1)
+def true_positions(flat: np.ndarray, offset: int = 0) -> np.ndarray:
+    """int64: ``offset`` plus the positions of the True entries of ``flat: bool[M]``, ascending.
+
+    numpy's ``flatnonzero`` costs about a nanosecond per byte where a tenth or more of the bytes are True, and
+    tens of nanoseconds per True entry where fewer are: so the 8-byte words that hold a True are located first
+    (the same way, while they are rare) and only their bytes are scanned, at least an eighth of them True."""
     full = flat.size - flat.size % 8
-    out, count = [], 0
-    for c0 in range(0, full, SCAN_BYTES):
-        seg = flat[c0:min(c0 + SCAN_BYTES, full)]
-        words = np.flatnonzero(seg.view(np.uint64) != 0)
-        if 8 * words.size > seg.size // 8:  # many words fire: scan the bytes
-            out.append(np.flatnonzero(seg) + c0)
-        elif words.size:
-            k = np.flatnonzero(seg.reshape(-1, 8)[words].reshape(-1))
-            out.append(words[k >> 3] * 8 + (k & 7) + c0)
-        if words.size:
-            count += out[-1].size
-            if limit is not None and count > limit:
-                return None
+    words = flat[:full].view(np.uint64)
+    hit = words != 0
+    count = np.count_nonzero(hit)
+    if 2 * count > hit.size or hit.size < 64:  # most words hold a True: scan the bytes themselves
+        pos = np.flatnonzero(flat)
+        return pos + offset if offset else pos
+    which = true_positions(hit) if 10 * count < hit.size else np.flatnonzero(hit)
+    k = np.flatnonzero(words[which].view(bool))
+    # byte k of the gathered words is byte k & 7 of word which[k >> 3]: at k + 8·(which[i] − i), i = k >> 3
+    shift = which - np.arange(which.size)
+    shift <<= 3
+    shift += offset
+    pos = shift[k >> 3]
+    pos += k
     if full < flat.size:
-        out.append(np.flatnonzero(flat[full:]) + full)
+        pos = np.concatenate([pos, np.flatnonzero(flat[full:]) + (full + offset)])
+    return pos
+
+
+def nonzero_positions(B: np.ndarray, limit: int | None = None, block: int = SCAN_BYTES) -> np.ndarray | None:
+    """int64[nnz]: the flat (row-major) positions of the True entries of ``B: bool[N, D]``, ascending; ``None``
+    as soon as there are more than ``limit``. One pass over B, ``block`` bytes at a time (:func:`true_positions`)."""
+    flat = np.ascontiguousarray(B).reshape(-1)
+    out, count = [], 0
+    for c0 in range(0, flat.size, block):
+        out.append(true_positions(flat[c0:c0 + block], c0))
         count += out[-1].size
-    if limit is not None and count > limit:
-        return None
-    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+        if limit is not None and count > limit:
+            return None
+    return np.concatenate(out) if len(out) != 1 else out[0]
 
 
 class _SparseLatents:
@@ -121,9 +133,11 @@ class _SparseLatents:
         import scipy.sparse as sp
 
         n, d = B.shape
-        rows = pos // d
-        cols = pos - rows * d
-        sizes = np.bincount(cols, minlength=d).astype(np.int64)
+        row_start = np.searchsorted(pos, np.arange(n + 1) * d)  # where each sample's entries begin
+        cols = pos // d  # numpy divides by one number with a multiplication
+        cols *= d
+        np.subtract(pos, cols, out=cols)
+        sizes = np.bincount(cols, minlength=d)
         live = np.flatnonzero(sizes)
         key = sizes[live]
         if n < 2**16:
@@ -142,12 +156,12 @@ class _SparseLatents:
         self.dtype = np.int32 if (n + 1) << self.shift <= 2**31 - 1 else np.int64
         one = 1 << self.shift
         # B' as CSR [N+1, L] (its last row holds the index entries); its CSC form is the key matrix's CSR
-        indptr = np.zeros(n + 2, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:n + 1])
-        indptr[n + 1] = pos.size + nlive
+        indptr = np.r_[row_start, pos.size + nlive]
         data = np.full(pos.size + nlive, one, dtype=self.dtype)
         data[pos.size:] = one - 1 - np.arange(nlive)
-        indices = np.concatenate([rank[cols], np.arange(nlive)]).astype(np.int32)
+        indices = np.empty(pos.size + nlive, dtype=np.int32)
+        np.take(rank.astype(np.int32), cols, out=indices[:pos.size])
+        indices[pos.size:] = np.arange(nlive)
         self._keys = sp.csr_matrix((data, indices, indptr), shape=(n + 1, nlive)).tocsc().T  # CSR [L, N+1]
         self._layouts: dict[int, list[tuple[Any, np.ndarray, np.ndarray]]] = {}
 
@@ -179,14 +193,16 @@ class _SparseLatents:
         for keys, seg, gid in self._layout(Rt.shape[1], block_bytes):
             yield keys @ Rt, seg, gid
 
-    def best(self, R: np.ndarray, p: int, q: int, block_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    def best(self, R: np.ndarray, r: np.ndarray, p: int, q: int,
+             block_bytes: int) -> tuple[np.ndarray, np.ndarray]:
         m = R.shape[0]
         best_j = np.zeros(m, dtype=np.int64)
         best_tb = np.zeros(m, dtype=np.int64)
         ng = self.group_start.size
         if ng == 0 or m == 0:
             return best_j, best_tb
-        G = np.full((ng, m), -1, dtype=self.dtype)
+        whole = len(self._layout(m, block_bytes)) == 1  # one block: its group maxima are all of them
+        G = None if whole else np.full((ng, m), -1, dtype=self.dtype)
         wide = m >= 64  # numpy's column maxima are fast over wide rows, reduceat over narrow ones
         for keys, seg, gid in self.products(self.operand(R), block_bytes):
             if wide and seg.size <= 8:
@@ -194,9 +210,11 @@ class _SparseLatents:
                 part = np.stack([keys[a:b].max(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
             else:
                 part = np.maximum.reduceat(keys, seg, axis=0)
+            if whole:
+                G = part
+                break
             np.maximum(G[gid[0]], part[0], out=G[gid[0]])  # the first segment may continue a group
             G[gid[1:]] = part[1:]
-        r = R.sum(axis=1, dtype=np.int64)
         mask = (1 << self.shift) - 1
         over = (G >> self.shift).astype(np.int64)  # [groups, M]: each group's largest overlap
         score = over / (p * r[None, :] + q * self.group_size[:, None]).astype(np.float64)
@@ -269,15 +287,17 @@ class LatentCounts:
             block = self._blocks[i] if self._cached else self._block(j0)
             yield j0, (Rt @ block).cpu().numpy()  # integer-valued float32, exact
 
-    def best(self, R: np.ndarray, p: int, q: int) -> tuple[np.ndarray, np.ndarray]:
+    def best(self, R: np.ndarray, p: int, q: int, r: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per row ``r`` of ``R: bool[M, N]``, the latent maximising ``|r∧b_j| / (p|r| + q|b_j|)`` (lowest index
-        on ties; latent 0 when no latent overlaps ``r``) and that overlap: ``(int64[M], int64[M])``.
+        on ties; latent 0 when no latent overlaps ``r``) and that overlap: ``(int64[M], int64[M])``. ``r``: the
+        rows' sizes ``|r|`` (int64[M]) where the caller keeps them.
 
         Quotients are float64 divisions of integers, compared as they are (exact below 2^26, see fbmp).
         """
+        if r is None:
+            r = R.sum(axis=1, dtype=np.int64)
         if self.backend == "sparse":
-            return self._sparse.best(R, p, q, min(self._chunk_bytes, SCORE_BYTES))
-        r = R.sum(axis=1, dtype=np.int64)
+            return self._sparse.best(R, r, p, q, min(self._chunk_bytes, SCORE_BYTES))
         m = R.shape[0]
         best = np.full(m, -1.0)
         best_j = np.zeros(m, dtype=np.int64)

@@ -85,7 +85,7 @@ def fbmp(Y: Any, B: Any, beta: float = 0.5, max_size: int = 20, *, device: str =
     for s in range(max_size):
         if active.size == 0:
             break
-        js, tb = counter.best(resid[active], p, q)
+        js, tb = counter.best(resid[active], p, q, pos[active] - tp[active])  # |r| = positives not yet covered
         cols = counter.columns(js)
         new_tp = tp[active] + tb
         new_size = size[active] + (cols & ~recon[active]).sum(axis=1)
