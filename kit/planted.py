@@ -126,7 +126,8 @@ def _directions(rng: np.random.Generator, k: int, d: int) -> np.ndarray:
 
 
 def make_world(config: PlantedConfig | None = None, **overrides) -> PlantedWorld:
-    """Draw a planted world (``make_world(n_samples=500, seed=3)`` overrides the defaults)."""
+    """Draw a planted world (``make_world(n_samples=500, seed=3)`` overrides the defaults): the atoms, the
+    concepts of each kind and which atoms they switch on (:class:`_Concepts`), the nuisance atoms, then X."""
     cfg = config or PlantedConfig()
     if overrides:
         cfg = PlantedConfig(**{**cfg.__dict__, **overrides})
@@ -135,69 +136,61 @@ def make_world(config: PlantedConfig | None = None, **overrides) -> PlantedWorld
     atoms = _directions(rng, K, cfg.dim)
     lo, hi = cfg.magnitude
     mags = rng.uniform(lo, hi, size=(n, K)).astype(np.float32)
-    active = np.zeros((n, K), dtype=bool)
-
-    names: list[str] = []
-    groups: list[str] = []
-    kinds: list[str] = []
-    concept_atoms: list[list[int]] = []
-    Y_cols: list[np.ndarray] = []
-    a = 0  # next free atom
-
+    c = _Concepts(n, K)
     for f in range(cfg.n_families):
         value = rng.integers(cfg.family_size, size=n)
         for v in range(cfg.family_size):
-            present = value == v
-            active[:, a] = present
-            names.append(f"fam{f}::v{v}")
-            groups.append(f"fam{f}")
-            kinds.append("family")
-            concept_atoms.append([a])
-            Y_cols.append(present)
-            a += 1
+            c.add(f"fam{f}::v{v}", "family", value == v, group=f"fam{f}")
     for i in range(cfg.n_independent):
-        present = rng.random(n) < cfg.p_independent
-        active[:, a] = present
-        names.append(f"ind{i}")
-        groups.append(f"ind{i}")
-        kinds.append("independent")
-        concept_atoms.append([a])
-        Y_cols.append(present)
-        a += 1
+        c.add(f"ind{i}", "independent", rng.random(n) < cfg.p_independent)
     for i in range(cfg.n_cooccurring):
         pa = rng.random(n) < cfg.p_independent
         copy = rng.random(n) < cfg.cooccur_prob
         pb = np.where(copy, pa, rng.random(n) < cfg.p_independent)
-        for suffix, present in (("a", pa), ("b", pb)):
-            active[:, a] = present
-            names.append(f"co{i}_{suffix}")
-            groups.append(f"co{i}_{suffix}")
-            kinds.append("cooccurring")
-            concept_atoms.append([a])
-            Y_cols.append(present)
-            a += 1
+        c.add(f"co{i}_a", "cooccurring", pa)
+        c.add(f"co{i}_b", "cooccurring", pb)
     for i in range(cfg.n_split):
         present = rng.random(n) < cfg.p_independent
         part = rng.integers(cfg.split_parts, size=n)
-        parts = list(range(a, a + cfg.split_parts))
-        for j, atom in enumerate(parts):
-            active[:, atom] = present & (part == j)
-        names.append(f"split{i}")
-        groups.append(f"split{i}")
-        kinds.append("split")
-        concept_atoms.append(parts)
-        Y_cols.append(present)
-        a += cfg.split_parts
-    nuisance = list(range(a, a + cfg.n_nuisance))
-    active[:, nuisance] = rng.random((n, cfg.n_nuisance)) < 0.5
+        c.add(f"split{i}", "split", present, parts=[present & (part == j) for j in range(cfg.split_parts)])
+    nuisance = list(range(c.next_atom, c.next_atom + cfg.n_nuisance))
+    c.active[:, nuisance] = rng.random((n, cfg.n_nuisance)) < 0.5
 
-    codes = np.where(active, mags, 0).astype(np.float32)
+    codes = np.where(c.active, mags, 0).astype(np.float32)
     noise = (cfg.noise * rng.standard_normal((n, cfg.dim))).astype(np.float32)
     X = (codes @ atoms + noise).astype(np.float32)
-    Y = np.stack(Y_cols, axis=1)
-    table = ConceptTable(names=names, Y=Y, groups=groups)
+    table = ConceptTable(names=c.names, Y=np.stack(c.Y_cols, axis=1), groups=c.groups)
     return PlantedWorld(X=X, concepts=table, atoms=atoms, codes=codes, noise=noise,
-                        concept_atoms=concept_atoms, nuisance_atoms=nuisance, kinds=kinds, config=cfg)
+                        concept_atoms=c.concept_atoms, nuisance_atoms=nuisance, kinds=c.kinds, config=cfg)
+
+
+class _Concepts:
+    """The concepts of a world as they are drawn: names, families, kinds, labels ``[N]`` each, the atoms each
+    switches on (the next free ones) and ``active: bool[N, K]``, which atoms fire in which sample."""
+
+    def __init__(self, n: int, n_atoms: int):
+        self.active = np.zeros((n, n_atoms), dtype=bool)
+        self.names: list[str] = []
+        self.groups: list[str] = []
+        self.kinds: list[str] = []
+        self.concept_atoms: list[list[int]] = []
+        self.Y_cols: list[np.ndarray] = []
+        self.next_atom = 0
+
+    def add(self, name: str, kind: str, present: np.ndarray, group: str | None = None,
+            parts: list[np.ndarray] | None = None) -> None:
+        """A concept labelled ``present: bool[N]``; its one atom fires where it is present, or, given ``parts``
+        (a split concept), one atom per part fires where that part is."""
+        fires = parts if parts is not None else [present]
+        atoms = list(range(self.next_atom, self.next_atom + len(fires)))
+        for atom, where in zip(atoms, fires):
+            self.active[:, atom] = where
+        self.names.append(name)
+        self.groups.append(group or name)
+        self.kinds.append(kind)
+        self.concept_atoms.append(atoms)
+        self.Y_cols.append(present)
+        self.next_atom += len(fires)
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,9 +11,10 @@ the codes are); the refits are small NNLS problems (``N × s``, s ≤ max_size),
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import nnls as _nnls
 
 from kit.errors import ConfigError
@@ -35,13 +36,7 @@ def _f1(y: np.ndarray, pred: np.ndarray) -> float:
     return 0.0 if den == 0 else 2 * int((y & pred).sum()) / den
 
 
-def nnomp(Y: Any, Z: Any, max_size: int = 20, *, tol: float = 1e-10, tie_tol: float = 1e-9,
-          concepts: Sequence[str] | None = None, sparse_density: float = 0.1, chunk: int = 1024) -> Matching:
-    """nnOMP of every concept on the codes. Y: bool[N, C]; Z: float[N, D] non-negative codes (numpy or torch).
-
-    Returns a :class:`~kit.types.Matching` with ``rec_f1: float[C, max_size]`` (F1 of ``ŷ > 0.5`` after each
-    step, padded) and the NNLS coefficients of the final fit in ``params["coef"]``.
-    """
+def _check_options(max_size: Any, tol: Any, tie_tol: Any, sparse_density: Any, chunk: Any) -> None:
     if not isinstance(max_size, (int, np.integer)) or isinstance(max_size, bool) or max_size < 1:
         raise ConfigError(f"max_size must be an integer ≥ 1, got {max_size!r}")
     for name, v in (("tol", tol), ("tie_tol", tie_tol)):
@@ -51,14 +46,14 @@ def nnomp(Y: Any, Z: Any, max_size: int = 20, *, tol: float = 1e-10, tie_tol: fl
         raise ConfigError(f"nnomp: sparse_density must lie in [0, 1], got {sparse_density!r}")
     if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ConfigError(f"nnomp: chunk must be an integer ≥ 1, got {chunk!r}")
-    Z = check_codes("codes Z", Z)
-    Y = as_labels(Y, Z.shape[0])
-    n, d = Z.shape
-    norms = column_norms(Z, chunk)
-    density = float(np.count_nonzero(Z)) / Z.size
-    if density <= sparse_density:
-        import scipy.sparse as sp
 
+
+def _columns(Z: np.ndarray, sparse_density: float, chunk: int) -> tuple[Callable, Callable]:
+    """The pursuit's two reads of the unit-norm columns of ``Z: float[N, D]``: ``correlations(res: [M, N])
+    -> float64[M, D]`` and ``atoms(js) -> float64[N, len(js)]``; through a CSC copy when at most
+    ``sparse_density`` of Z is non-zero, else from Z in blocks of ``chunk`` columns."""
+    norms = column_norms(Z, chunk)
+    if float(np.count_nonzero(Z)) / Z.size <= sparse_density:
         Zs = sp.csc_matrix(Z).astype(np.float64)
 
         def correlations(res: np.ndarray) -> np.ndarray:
@@ -66,14 +61,28 @@ def nnomp(Y: Any, Z: Any, max_size: int = 20, *, tol: float = 1e-10, tie_tol: fl
 
         def atoms(js: list[int]) -> np.ndarray:
             return Zs[:, js].toarray() / norms[js]
-    else:
-        def correlations(res: np.ndarray) -> np.ndarray:
-            return np.concatenate([res @ Z[:, j:j + chunk].astype(np.float64) for j in range(0, d, chunk)],
-                                  axis=1) / norms
+        return correlations, atoms
 
-        def atoms(js: list[int]) -> np.ndarray:
-            return Z[:, js].astype(np.float64) / norms[js]
+    def correlations(res: np.ndarray) -> np.ndarray:
+        return np.concatenate([res @ Z[:, j:j + chunk].astype(np.float64) for j in range(0, Z.shape[1], chunk)],
+                              axis=1) / norms
 
+    def atoms(js: list[int]) -> np.ndarray:
+        return Z[:, js].astype(np.float64) / norms[js]
+    return correlations, atoms
+
+
+def nnomp(Y: Any, Z: Any, max_size: int = 20, *, tol: float = 1e-10, tie_tol: float = 1e-9,
+          concepts: Sequence[str] | None = None, sparse_density: float = 0.1, chunk: int = 1024) -> Matching:
+    """nnOMP of every concept on the codes. Y: bool[N, C]; Z: float[N, D] non-negative codes (numpy or torch).
+
+    Returns a :class:`~kit.types.Matching` with ``rec_f1: float[C, max_size]`` (F1 of ``ŷ > 0.5`` after each
+    step, padded) and the NNLS coefficients of the final fit in ``params["coef"]``.
+    """
+    _check_options(max_size, tol, tie_tol, sparse_density, chunk)
+    Z = check_codes("codes Z", Z)
+    Y = as_labels(Y, Z.shape[0])
+    correlations, atoms = _columns(Z, sparse_density, chunk)
     Yf = Y.T.astype(np.float64)  # [C, N]
     c = Yf.shape[0]
     res = Yf.copy()
