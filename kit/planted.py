@@ -127,7 +127,7 @@ def _directions(rng: np.random.Generator, k: int, d: int) -> np.ndarray:
 
 def make_world(config: PlantedConfig | None = None, **overrides) -> PlantedWorld:
     """Draw a planted world (``make_world(n_samples=500, seed=3)`` overrides the defaults): the atoms, the
-    concepts of each kind and which atoms they switch on (:class:`_Concepts`), the nuisance atoms, then X."""
+    concepts of each kind and which atoms they switch on, the nuisance atoms, then X."""
     cfg = config or PlantedConfig()
     if overrides:
         cfg = PlantedConfig(**{**cfg.__dict__, **overrides})
