@@ -337,11 +337,13 @@ Markdown("```{admonition} Solution\n:class: dropdown\n"
          + ", ".join(f"{-v:+.3f} at D = {D}" for D, v in drop["match_score"].items())
          + (f" (the largest drop at D = {most['match_score']})" if drop["match_score"].max() > 0 else
             " (no size loses)")
-         + " and the TAPAScore by " + ", ".join(f"{-v:+.3f}" for v in drop["tapascore"])
+         + " and the TAPAScore by " + ", ".join(f"{-v:+.3f} at D = {D}" for D, v in drop["tapascore"].items())
          + (f" (the largest drop at D = {most['tapascore']}). " if drop["tapascore"].max() > 0 else
             " (no size loses). ")
-         + ("The largest dictionary loses most MATCHScore, " if most["match_score"] == max(sizes) else
-            "The largest dictionary is not the one that loses most MATCHScore, ")
-         + "where same-split selection has the most latents to fit the noise of the evaluated images with (a latent "
-         "that happens to fire on the right few images). With one seed, compare these losses with the "
-         "seed-to-seed spread of the main study before calling them a finding.\n```")
+         + ("The largest dictionary loses most MATCHScore: there same-split selection has the most latents to fit "
+            if most["match_score"] == max(sizes) else
+            "The largest dictionary is not the one that loses most MATCHScore here, although same-split selection "
+            "has the most latents there to fit ")
+         + "the noise of the evaluated images with (a latent that happens to fire on the right few images). With one "
+         "seed, compare these losses with the seed-to-seed spread of the main study before calling them a "
+         "finding.\n```")
