@@ -210,3 +210,11 @@ def test_light_modules_stand_on_no_heavy_module(module):
             if not inner and any(t.split(".")[0] == "torch" for t in _targets(node, m)):
                 heavy.append(f"{m} ({_where(MODULES[m], node)})")
     assert not heavy, f"{module} imports torch at module level through: {heavy}"
+
+
+def test_only_kit_io_hashes():
+    """Every cache key and fingerprint is ``kit.io.content_hash`` (or ``kit.io.file_sha256``): no other module
+    hashes by hand."""
+    bad = [_where(path, node) for module, path in MODULES.items() if module != "kit.io"
+           for node, _ in _imports(_tree(path)) if "hashlib" in _targets(node, module)]
+    assert not bad, "hashlib outside kit.io (use kit.io.content_hash or file_sha256):\n" + "\n".join(bad)
