@@ -1,14 +1,17 @@
 """Speed and memory of kit.matching, and how much same-split matching inflates MATCHScore.
 
 Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_matching.py`` (``--quick`` for smaller sizes,
-``--repeats`` for the best-of-N). Prints figures only; nothing is asserted.
+``--repeats`` for the best-of-N, ``--dims``/``--concepts`` for other sizes, ``--cpu`` for CPU seconds instead of
+wall-clock ones on a machine shared with other work, ``--floor-only`` for part 1 alone). Prints figures only;
+nothing is asserted.
 
 1. FBMP against the time of its own sparse products, from D = 512 to 65,536 latents and C = 10 to 1,000
    concepts at CUB test-split scale (N = 5,794, 32 active latents per sample, ~10% label density): the
    products are the seconds spent inside scipy's sparse-times-dense kernels during that very run (FBMP's
    floor: everything else is overhead). Best of N, the sizes of one D interleaved. One read of B (a
    ``count_nonzero`` pass) is printed beside it: any method reads B once, and at C = 10 that read alone
-   is of the order of all the products.
+   is of the order of all the products. So is FBMP's set-up (B's nonzeros located and sorted into the
+   CSR, timed on its own), which any sparse method pays once whatever C is.
 2. Time and peak memory at D = 65,536 (and the dense backend at 16,384), each in a fresh process, so that the
    peak RSS is FBMP's own.
 3. Same-split vs held-out MATCHScore(3) on planted data as D grows.
@@ -46,9 +49,13 @@ def realistic(n: int, c: int, d: int, active: int = 32, owners: int = 8, seed: i
 
 class ProductClock:
     """Adds up the seconds spent inside scipy's CSR-times-dense kernels (``csr_matvecs``, and ``csr_matvec`` for a
-    single column) while it is installed: the time of FBMP's own sparse products, whatever FBMP does around them."""
+    single column) while it is installed: the time of FBMP's own sparse products, whatever FBMP does around them.
+    ``clock``: ``time.perf_counter`` (wall) or ``time.process_time`` (CPU)."""
 
     KERNELS = ("csr_matvecs", "csr_matvec")
+
+    def __init__(self, clock=time.perf_counter) -> None:
+        self.clock = clock
 
     def __enter__(self):
         import scipy.sparse._sparsetools as tools
@@ -61,11 +68,11 @@ class ProductClock:
 
     def _timed(self, kernel):
         def timed(*args):
-            t = time.perf_counter()
+            t = self.clock()
             try:
                 return kernel(*args)
             finally:
-                self.seconds += time.perf_counter() - t
+                self.seconds += self.clock() - t
 
         return timed
 
@@ -74,28 +81,34 @@ class ProductClock:
             setattr(self._tools, name, kernel)
 
 
-def floor_grid(n: int, dims, concepts, repeats: int) -> list[dict]:
-    """Per (D, C): best-of-``repeats`` seconds of FBMP, of its sparse products and of one read of B."""
+def floor_grid(n: int, dims, concepts, repeats: int, clock=time.perf_counter) -> list[dict]:
+    """Per (D, C): best-of-``repeats`` seconds of FBMP, of its sparse products (in FBMP's best run), of one read
+    of B and of FBMP's set-up alone (``LatentCounts``: B's nonzeros into the sorted CSR)."""
     import torch  # noqa: F401  (imported before timing)
 
     from kit.matching import fbmp
+    from kit.matching._binary import LatentCounts
 
     rows = []
     for d in dims:
         problems = {c: realistic(n, c, d) for c in concepts}
-        best = {c: {"fbmp": float("inf"), "products": float("inf"), "read": float("inf")} for c in concepts}
+        best = {c: dict.fromkeys(("fbmp", "products", "read", "setup"), float("inf")) for c in concepts}
         for _ in range(repeats):  # interleaved: every size of this D once per round
             for c, (Y, B) in problems.items():
-                with ProductClock() as clock:
-                    t = time.perf_counter()
+                with ProductClock(clock) as products:
+                    t = clock()
                     m = fbmp(Y, B, device="cpu")
-                    dt = time.perf_counter() - t
-                t = time.perf_counter()
+                    dt = clock() - t
+                t = clock()
                 np.count_nonzero(B)
-                read = time.perf_counter() - t
+                read = clock() - t
+                t = clock()
+                LatentCounts(B, device="cpu")
+                setup = clock() - t
                 if dt < best[c]["fbmp"]:
-                    best[c]["fbmp"], best[c]["products"] = dt, clock.seconds
+                    best[c]["fbmp"], best[c]["products"] = dt, products.seconds
                 best[c]["read"] = min(best[c]["read"], read)
+                best[c]["setup"] = min(best[c]["setup"], setup)
                 best[c]["steps"] = min(max(len(x) for x in m.coalitions) + 1, 20)
         rows += [{"D": d, "C": c, **v} for c, v in best.items()]
         del problems
@@ -159,18 +172,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--repeats", type=int, default=5, help="best of this many runs per size (default 5)")
+    ap.add_argument("--dims", type=int, nargs="+", help="the D of part 1 (default 512 4096 16384 65536)")
+    ap.add_argument("--concepts", type=int, nargs="+", help="the C of part 1 (default 10 312 1000)")
+    ap.add_argument("--cpu", action="store_true", help="part 1 in CPU seconds of this process (time.process_time)")
+    ap.add_argument("--floor-only", action="store_true", help="part 1 only")
     args = ap.parse_args()
     n = 1000 if args.quick else 5794
-    dims_f = (512, 4096) if args.quick else (512, 4096, 16384, 65536)
-    concepts = (10, 64) if args.quick else (10, 312, 1000)
+    dims_f = args.dims or ((512, 4096) if args.quick else (512, 4096, 16384, 65536))
+    concepts = args.concepts or ((10, 64) if args.quick else (10, 312, 1000))
+    clock = time.process_time if args.cpu else time.perf_counter
 
     print(f"== FBMP against its own sparse products: N={n}, 32 active latents/sample, beta=0.5, max_size=20; "
-          f"best of {args.repeats}")
+          f"best of {args.repeats}, {'CPU' if args.cpu else 'wall-clock'} seconds")
     print(f"{'D':>6} {'C':>5} {'FBMP s':>8} {'products s':>11} {'ratio':>6} {'read B s':>9} "
-          f"{'FBMP/(products+read)':>21} {'steps':>6}")
-    for r in floor_grid(n, dims_f, concepts, args.repeats):
+          f"{'FBMP/(products+read)':>21} {'set-up s':>9} {'steps':>6}")
+    for r in floor_grid(n, dims_f, concepts, args.repeats, clock):
         print(f"{r['D']:>6} {r['C']:>5} {r['fbmp']:>8.3f} {r['products']:>11.3f} {r['fbmp'] / r['products']:>6.2f} "
-              f"{r['read']:>9.3f} {r['fbmp'] / (r['products'] + r['read']):>21.2f} {r['steps']:>6}")
+              f"{r['read']:>9.3f} {r['fbmp'] / (r['products'] + r['read']):>21.2f} {r['setup']:>9.3f} "
+              f"{r['steps']:>6}")
+    if args.floor_only:
+        return
 
     from kit.matching import nnomp
 

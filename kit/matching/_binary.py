@@ -230,11 +230,11 @@ class _SparseLatents:
         out = np.zeros((js.size, self.n), dtype=bool)
         t = self.rank[js]
         lens = np.where(t >= 0, self.sizes[js], 0)  # a latent that never fires has an empty pattern
-        if lens.sum():
-            which = np.repeat(np.arange(js.size), lens)
-            offs = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+        ends = np.cumsum(lens)
+        if ends.size and ends[-1]:
             starts = self._keys.indptr[np.maximum(t, 0)]  # a row's samples, then its index entry
-            out[which, self._keys.indices[np.repeat(starts, lens) + offs]] = True
+            at = np.arange(ends[-1]) + np.repeat(starts - (ends - lens), lens)  # every row's samples, in turn
+            out[np.repeat(np.arange(js.size), lens), self._keys.indices[at]] = True
         return out
 
 
