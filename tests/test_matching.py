@@ -193,7 +193,7 @@ def test_nonzero_positions_equal_numpy(size, density, run, seed, block):
     rng = np.random.default_rng(seed)
     flat = rng.random(size) < density
     if run:  # long stretches of zeros and of ones
-        flat = np.repeat(flat[: max(1, size // run)], run)[:size]
+        flat = np.repeat(flat[: -(-size // run)], run)[:size]
     B = flat.reshape(1, -1) if size % 7 else flat.reshape(-1, 7)
     ref = np.flatnonzero(B)
     np.testing.assert_array_equal(_binary.nonzero_positions(B, block=block), ref)
