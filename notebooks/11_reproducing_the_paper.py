@@ -135,6 +135,18 @@ for label in ("disagrees", "inconclusive"):
     names = verdicts[verdicts.verdict == label].finding.tolist()
     if names:
         text.append(("Disagree" if label == "disagrees" else "Inconclusive") + ": " + "; ".join(names) + ".")
+tap = kit[(kit.metric == "tapascore") & (kit.criterion == HEADLINE)]
+margin = tap.pivot_table(index="dict_size", columns="role", values="value", aggfunc="mean")
+margin = (margin["trained"] - margin["untrained"]).dropna()
+paper_margin = paper_f["mean TAPAScore, fbmp_b0.5"] - paper_f["mean TAPAScore of the untrained baseline, fbmp_b0.5"]
+if len(margin):
+    text.append("The sanity finding is a statement about means: per size, over families and seeds, the trained SAEs' "
+                "TAPAScore minus their twins' is " + ", ".join(f"{d:+.3f} at D = {D}" for D, d in margin.items())
+                + (" — positive at every size" if (margin > 0).all() else " — not positive at every size")
+                + (", largest at the smallest size" if margin.idxmax() == margin.index.min() else "")
+                + f"; the paper's margin over its baseline is {paper_margin:.3f}. "
+                "A single SAE can fall below its twin although the mean does not (the table at the end of this page; "
+                "[chapter 8](08_sanity_checks.ipynb) compares converged SAEs seed by seed).")
 if counts.get("agrees", 0) < len(verdicts):
     text.append("This run uses the offline world, a small encoder and small dictionaries; the `paper` profile "
                 "runs the same comparison on CLIP ViT-L/14 and synCUB.")
@@ -200,9 +212,12 @@ def tapas_of(role: str):
 display(Markdown(
     f"TAPAScore ({HEADLINE}) in this run: trained {tapas_of('trained')}, the kit's untrained twin "
     f"{tapas_of('untrained')}, the reference protocol's untrained baseline {tapas_of('paper_untrained')}, the same "
-    f"dense encoder used for both stages {tapas_of('dense_sign')}, random codes {tapas_of('random')}. The paper "
-    "published its untrained baseline under the reference protocol (the `paper_untrained` column of its row); "
-    "[chapter 8](08_sanity_checks.ipynb) asks which of these baselines behaves like \"no knowledge of the "
+    f"dense encoder used for both stages {tapas_of('dense_sign')}, random codes {tapas_of('random')}"
+    + (": for this SAE the untrained twin is at or above the trained SAE. " if
+       protocols.value("tapascore", "untrained", HEADLINE) >= protocols.value("tapascore", "trained", HEADLINE)
+       else ". ")
+    + "The paper published its untrained baseline under the reference protocol (the `paper_untrained` column of "
+    "its row); [chapter 8](08_sanity_checks.ipynb) asks which of these baselines behaves like \"no knowledge of the "
     "concepts\"."))
 
 # %% [markdown]

@@ -192,8 +192,10 @@ text = [
     f"[{t.ci_low:.3f}, {t.ci_high:.3f}], its untrained twin's {t0.value:.3f} [{t0.ci_low:.3f}, {t0.ci_high:.3f}] "
     f"and the random codes' {tr.value:.3f} [{tr.ci_low:.3f}, {tr.ci_high:.3f}]: "
     + ("the SAE's interval lies above both baselines'." if apart else
+       "the untrained twin scores at least as high as the SAE, so this run does not show that training made its "
+       "matched latents follow the edits better than an untrained SAE's do." if t0.value >= t.value else
        "the SAE's interval overlaps a baseline's, so this run does not show that training made its matched "
-       "latents follow the edits more than chance would."),
+       "latents follow the edits more than an untrained SAE's or random codes do."),
     f"ΔMATCHScore is {delta.value:+.3f} [{delta.ci_low:+.3f}, {delta.ci_high:+.3f}]"
     + (" — the interval excludes 0." if delta.ci_low > 0 or delta.ci_high < 0 else " — the interval includes 0."),
 ]
