@@ -398,14 +398,16 @@ ax.legend(title="removals of it", fontsize=7, title_fontsize=7, loc="upper left"
 # %% tags=["remove-input"]
 kept_of = verified["kept"]
 other_edit = kept_of["toy-syncoco", "another pair's edit"]
+other_flip = verified.loc[("toy-syncoco", "another pair's edit"), "changed concepts flip (score > 0)"]
 good = per_category[per_category["probe AUROC (held out)"] >= 0.95]
 poor = per_category[per_category["probe AUROC (held out)"] < 0.8]
 Markdown(
     f"**On removals the filter works.** On toy-synCOCO it keeps {kept_of['toy-syncoco', 'exact edits']:.0%} of the "
     f"exact removals, {kept_of['toy-syncoco', 'no change']:.0%} of the unchanged images (which can never pass: the "
     "removed concept's score is the same on both images) and "
-    f"{other_edit:.0%} of the other pairs' images — another scene often lacks the object "
-    "too, and the limit on other flips catches most of those. What it keeps follows how well the probe reads the "
+    f"{other_edit:.0%} of the other pairs' images — another scene often lacks the object too "
+    f"(in {other_flip:.0%} of these pairs the removed concept flips), and the limit on other flips rejects "
+    f"{1 - other_edit / other_flip if other_flip else 0:.0%} of those. What it keeps follows how well the probe reads the "
     f"category: {good.kept.sum() / max(good['exact removals'].sum(), 1):.0%} of the exact removals of the "
     f"{len(good)} categories it reads best (held-out AUROC ≥ 0.95: {', '.join(good.category)}), "
     f"{poor.kept.sum() / max(poor['exact removals'].sum(), 1):.0%} of those of the {len(poor)} it reads worst "

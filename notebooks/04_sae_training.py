@@ -354,9 +354,9 @@ aux_table.round(3)
 # %% [markdown]
 # Why AuxK helps or not can be measured in its own terms. Its loss asks the `k_aux` dead latents with the largest
 # pre-activations to reconstruct the residual $e = x - \hat x$; their reconstruction $\hat e$ is shrunk by
-# $\alpha = \langle e, \hat e\rangle / \lVert \hat e\rVert^2$, clamped to $[0.1, 1]$. Where $\hat e$ is many times
-# larger than $e$, $\alpha$ sits at its floor and the gradient *shrinks* the dead latents' contributions instead of
-# pulling them into use. At the end of training, on the training images, for the run with AuxK:
+# $\alpha = \langle e, \hat e\rangle / \lVert \hat e\rVert^2$, clamped to $[0.1, 1]$. The gradient reaches each
+# dead latent only through that scaled sum; to be revived, a latent must end up with a pre-activation among the
+# top $k$ of the live ones. At the end of training, on the training images, for the run with AuxK:
 
 # %%
 aux_on = aux_saes[aux_runs.index("AuxK")]
@@ -390,9 +390,11 @@ Markdown(
     f"{verdict} (training curves above; on the test split {dead_on:.0%} against {dead_off:.0%} of the latents never "
     f"fire), at FVU {fvu_on:.3f} against {fvu_off:.3f}"
     + ("; both runs lose most of their dictionary. " if min(dead_on, dead_off) > 0.5 else ". ")
-    + (f"The table shows why: the {aux_mechanism['k_aux']} dead latents AuxK recruits reconstruct the residual "
-       f"{ratio:.1f} times too large (α = {alpha:.3f}"
-       + (", below its floor of 0.1" if alpha < 0.1 else "") + "), so its gradient mostly shrinks them. "
+    + (f"The table says what AuxK works with here: the {aux_mechanism['k_aux']} dead latents it recruits add up to "
+       f"{ratio:.1f} times the size of the residual, so their sum is scaled down to α = {alpha:.3f}"
+       + (" (the clamp holds it at 0.1)" if alpha < 0.1 else "") + " to fit it; the auxiliary gradient is spread "
+       f"over {aux_mechanism['k_aux']} latents at that scale, and after {aux_steps} steps the dead fraction is "
+       "where it is without AuxK. "
        if ratio > 2 and not works else "")
     + "AuxK was designed for dictionaries of millions of latents trained on billions of tokens, where a latent "
     f"counts as dead after millions of inputs; this one is {aux_dict_size // d} times the embedding width, trained "
