@@ -176,3 +176,54 @@ def test_wrapped_modules_have_no_checkpoint_format(tmp_path):
     with pytest.raises(CheckpointError, match="ExternalSAE"):
         S.save(S.from_overcomplete(_OvercompleteLike()), tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_auxk_loss_and_gradient_match_saelens_topk_training_sae():
+    """The trainer's AuxK term against SAELens' TopKTrainingSAE on the same weights, inputs and dead mask.
+
+    The definitions agree up to documented differences, neutralised here: the kit divides by the residual's
+    variance (SAELens does not: its gradient is that factor larger), shrinks ê by α ∈ [0.1, 1] (here ê is small
+    and points along e, so α = 1), applies ReLU to the dead pre-activations (here all positive), and uses
+    ``k_aux`` (SAELens: d // 2, set equal) with SAELens' scale min(n_dead / k_aux, 1) = 1 here."""
+    from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
+
+    from kit.sae.config import make_config
+    from kit.sae.train import _Run
+
+    d, D, k, n = 8, 32, 3, 50
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, d, generator=g) + 3.0  # a mean the live latents miss: the residual has a direction
+    dead = torch.zeros(D, dtype=torch.bool)
+    dead[8:] = True  # 24 dead latents ≥ k_aux = 4
+    cfg = make_config(dict(family="topk", dict_size=D, k=k, k_aux=d // 2, standardize=False, progress=False))
+    run = _Run(cfg, d, "cpu", steps_per_epoch=1)
+    sae = run.sae
+    with torch.no_grad():
+        W_dec = torch.randn(D, d, generator=g)
+        W_dec[dead] = torch.randn(int(dead.sum()), d, generator=g) * 0.1 + 1.0  # near the residual's direction
+        sae.W_dec.copy_(W_dec / W_dec.norm(dim=1, keepdim=True))
+        sae.W_enc.copy_(0.05 * torch.randn(d, D, generator=g))
+        sae.b_enc.copy_(torch.where(dead, 0.01 + 0.01 * torch.rand(D, generator=g), torch.full((D,), 5.0)))
+        sae.b_dec.zero_()
+    run.dead_counter = torch.where(dead, cfg.dead_after, 0)
+    _, aux, _, _ = run._sparse_loss(x)
+    aux.backward()
+    kit_grads = [p.grad.clone() for p in (sae.W_enc, sae.b_enc, sae.W_dec)]
+
+    ref = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=d, d_sae=D, k=k, rescale_acts_by_decoder_norm=False,
+                                                apply_b_dec_to_input=True, normalize_activations="none"))
+    with torch.no_grad():
+        for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+            getattr(ref, name).copy_(getattr(sae, name).detach())
+        feats, pre = ref.encode_with_hidden_pre(x)
+        x_hat = ref.decode(feats)
+        e = x - x_hat
+        pre_dead = pre[:, dead]
+    assert pre_dead.topk(d // 2, dim=1).values.min() > 0  # ReLU changes nothing
+    feats, pre = ref.encode_with_hidden_pre(x)
+    ref_aux = ref.calculate_topk_aux_loss(sae_in=x, sae_out=x_hat, hidden_pre=pre, dead_neuron_mask=dead)
+    ref_aux.backward()
+    var = (e - e.mean(0)).pow(2).sum(1).mean()
+    torch.testing.assert_close(aux.detach() * var, ref_aux.detach(), rtol=1e-5, atol=1e-6)
+    for got, want in zip(kit_grads, (ref.W_enc.grad, ref.b_enc.grad, ref.W_dec.grad)):
+        torch.testing.assert_close(got * var, want, rtol=1e-4, atol=1e-6)
