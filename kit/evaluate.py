@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from kit._version import __version__
 from kit.arrays import as_bool_matrix, as_float_matrix
 from kit.errors import ConfigError, DataError
-from kit.matching import binarize, concept_scores, fbmp, held_out, nnomp, one_to_one
+from kit.matching import LatentCounts, binarize, concept_scores, fbmp, nnomp, one_to_one, rescore
 from kit.metrics.absorption import AbsorptionConfig, absorption
 from kit.metrics.cknna import CKNNAConfig, cknna
 from kit.metrics.erasure import ErasureConfig, choose_scr_pairs, scr, tpp
@@ -443,16 +443,29 @@ def _criterion_budget(criterion: str, cfg: EvalConfig) -> int:
     return 1 if criterion == "one_to_one" else cfg.budget
 
 
-def _match(criterion: str, Y: np.ndarray, Z: np.ndarray, cfg: EvalConfig, split) -> Matching:
+def _firing(Z: np.ndarray, cfg: EvalConfig, split) -> tuple[LatentCounts, np.ndarray | None]:
+    """One model's firing patterns, binarised and prepared once for all its binary criteria: the
+    :class:`~kit.matching.LatentCounts` of the rows matched on (the selection rows of a held-out ``split``) and
+    ``bool[·, D]`` of the scoring rows (None for same-split matching)."""
+    B = binarize(Z, cfg.threshold)
+    if split is None:
+        return LatentCounts(B, device=cfg.device), None
+    return LatentCounts(B[split[0]], device=cfg.device), B[split[1]]
+
+
+def _match(criterion: str, Y: np.ndarray, Z: np.ndarray, firing, cfg: EvalConfig, split) -> Matching:
+    """One criterion's matching of ``Z``; the binary ones on ``firing`` (:func:`_firing`), held out as
+    :func:`kit.matching.held_out` does when ``split`` is given."""
     method, beta = parse_criterion(criterion)
     if method == "nnomp":
         return nnomp(Y, Z, max_size=cfg.max_size)
-    B = binarize(Z, cfg.threshold)
+    counts, B_score = firing
     options = {"device": cfg.device} if method == "one_to_one" else {
         "beta": beta, "max_size": cfg.max_size, "device": cfg.device}
-    if split is not None:
-        return held_out(Y, B, split[0], split[1], method, **options)
-    return (one_to_one if method == "one_to_one" else fbmp)(Y, B, **options)
+    match = one_to_one if method == "one_to_one" else fbmp
+    if split is None:
+        return match(Y, counts, **options)
+    return rescore(match(Y[split[0]], counts, **options), Y[split[1]], B_score)
 
 
 class _Plan:
@@ -608,9 +621,11 @@ class _Run:
         if not (plan.runs("match") or plan.runs("delta") or self.scores_pairs):
             return out
         Zp = encode_array(tapas_model, self.pairs_X, cfg.batch_size, cfg.device) if self.scores_pairs else None
+        binary = any(parse_criterion(c)[0] != "nnomp" for c in cfg.criteria)
+        firing = _firing(Z, cfg, self.split_rows) if binary else None  # shared by the criteria
         for criterion in cfg.criteria:
             budget = _criterion_budget(criterion, cfg)
-            m = _match(criterion, data.Y, Z, cfg, self.split_rows)
+            m = _match(criterion, data.Y, Z, firing, cfg, self.split_rows)
             if data.concepts is not None:
                 m = dataclasses.replace(m, concepts=list(data.concepts))
             self.matchings[role, criterion] = m

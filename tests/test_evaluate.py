@@ -107,6 +107,29 @@ def test_same_input_same_rows(planted):
     pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.parametrize("held_out", [False, True])
+def test_each_model_prepares_its_firing_once_for_all_criteria(planted, monkeypatch, held_out):
+    """The binary criteria of a model share one LatentCounts of its firing patterns; the rows equal those of an
+    evaluation whose criteria each prepare B themselves."""
+    import kit.evaluate as ke
+
+    _, sae, data = planted
+    criteria = ("one_to_one", "fbmp_b1", "fbmp_b0.25") + (() if held_out else ("nnomp",))  # nnomp: same split only
+    cfg = EvalConfig(n_boot=50, held_out=held_out, criteria=criteria)
+    built = []
+
+    def counting(B, **options):
+        built.append(B.shape)
+        return km.LatentCounts(B, **options)
+
+    monkeypatch.setattr(ke, "LatentCounts", counting)
+    shared = evaluate(sae, data, cfg)
+    n = len(shared.held_out[0]) if held_out else data.X.shape[0]
+    assert built == [(n, 48)] * len(set(shared.rows.role))  # one per model
+    monkeypatch.setattr(ke, "LatentCounts", lambda B, **options: B)  # each criterion prepares B again
+    pd.testing.assert_frame_equal(shared.rows, evaluate(sae, data, cfg).rows)
+
+
 def test_held_out_is_the_held_out_function(planted):
     _, sae, data = planted
     cfg = EvalConfig(criteria=("fbmp_b0.5", "one_to_one"), held_out=True, metrics=("match_score",),

@@ -168,6 +168,39 @@ def test_fbmp_sparse_scoring_equals_literal_with_ties(problem, beta, max_size, c
     np.testing.assert_array_equal(m.rec_f1, rec)
 
 
+@settings(max_examples=60, deadline=None)
+@given(tied_problem(), st.sampled_from(["sparse", "dense"]), st.sampled_from([4, 300, 2**26]),
+       st.permutations([1.0, 0.5, 0.25, "one_to_one"]), st.integers(1, 4))
+def test_prepared_counts_shared_by_matchings_equal_fresh_ones(problem, backend, chunk, order, max_size):
+    """One LatentCounts serves several matchings in any order (its block layouts cached from the earlier ones):
+    each equals the matching of B alone."""
+    Y, B = problem
+    counts = km.LatentCounts(B, device="cpu", backend=backend, chunk_bytes=chunk)
+    for beta in order:
+        options = dict(device="cpu", backend=backend, chunk_bytes=chunk)
+        if beta == "one_to_one":
+            shared, fresh = km.one_to_one(Y, counts, device="cpu"), km.one_to_one(Y, B, **options)
+        else:
+            shared = km.fbmp(Y, counts, beta=beta, max_size=max_size)
+            fresh = km.fbmp(Y, B, beta=beta, max_size=max_size, **options)
+        assert shared.coalitions == fresh.coalitions and shared.params == fresh.params
+        np.testing.assert_array_equal(shared.rec_f1, fresh.rec_f1)
+
+
+def test_prepared_counts_refuse_other_settings():
+    rng = np.random.default_rng(3)
+    Y, B = rng.random((40, 3)) < 0.3, rng.random((40, 9)) < 0.2
+    counts = km.LatentCounts(torch.from_numpy(B), device="cpu", backend="sparse", chunk_bytes=2**12)
+    assert km.fbmp(Y, counts, device="cpu", backend="sparse", chunk_bytes=2**12).coalitions == km.fbmp(Y, B).coalitions
+    for option, match in ((dict(backend="dense"), "backend"), (dict(chunk_bytes=2**26), "chunk_bytes")):
+        with pytest.raises(ConfigError, match=match):
+            km.fbmp(Y, counts, **option)
+    with pytest.raises(DataError, match="rows"):
+        km.one_to_one(Y[:39], counts)
+    with pytest.raises(DataError, match="binarize"):
+        km.LatentCounts(np.full((4, 3), 0.5))
+
+
 def test_fbmp_sparse_equals_dense_on_larger_problems():
     rng = np.random.default_rng(11)
     for n, c, d in ((400, 90, 300), (1500, 12, 2000)):

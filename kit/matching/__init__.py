@@ -1,6 +1,7 @@
 """Concept matching: which latents of an SAE stand for which annotated concepts, and how well.
 
-- :func:`binarize` — codes → firing patterns ``B: bool[N, D]``;
+- :func:`binarize` — codes → firing patterns ``B: bool[N, D]``; :class:`LatentCounts` — B prepared once for
+  several binary matchings (:func:`fbmp` and :func:`one_to_one` take it in place of B);
 - :func:`fbmp` (F-beta matching pursuit), :func:`one_to_one`, :func:`nnomp` (continuous baseline),
   :func:`probe_upper_bound` (supervised linear read-out) — each returns a :class:`kit.types.Matching`;
 - :func:`match_score` (MATCHScore at budget k), :func:`delta_match_score` (trained − baseline),
@@ -13,7 +14,7 @@ criteria on an SAE and its baselines.
 
 from __future__ import annotations
 
-from kit.matching._binary import binarize
+from kit.matching._binary import LatentCounts, binarize
 from kit.matching.fbmp import beta_fraction, fbmp, one_to_one
 from kit.matching.methods import METHODS, match_codes
 from kit.matching.nnomp import nnomp
@@ -31,7 +32,7 @@ from kit.matching.scores import (
 )
 
 __all__ = [
-    "METHODS", "ProbeConfig", "DeltaMatchScore", "binarize", "fbmp", "one_to_one", "nnomp",
+    "METHODS", "LatentCounts", "ProbeConfig", "DeltaMatchScore", "binarize", "fbmp", "one_to_one", "nnomp",
     "probe_upper_bound", "probe_predictions", "match_codes", "match_score", "concept_scores",
     "score_sweep", "match_score_ci", "delta_match_score", "random_projection_codes", "rescore", "held_out",
     "beta_fraction",

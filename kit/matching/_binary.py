@@ -11,7 +11,6 @@ and 1 are exact in every format).
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterator
 
 import numpy as np
@@ -239,7 +238,9 @@ class _SparseLatents:
 
 
 class LatentCounts:
-    """``B: bool[N, D]`` ready for exact overlap counts with boolean rows.
+    """``B: bool[N, D]`` (numpy or torch) ready for exact overlap counts with boolean rows: built once, it serves
+    every matching of the same firing patterns (:func:`kit.matching.fbmp` and :func:`~kit.matching.one_to_one`
+    take it in place of B; :mod:`kit.evaluate` prepares each model's B once for all its criteria).
 
     backend: ``"auto"`` (sparse on CPU when at most ``sparse_density`` of the entries fire, else dense),
     ``"sparse"`` or ``"dense"``; chunk_bytes: size of one float32 block of latents in the dense backend (and a
@@ -249,6 +250,7 @@ class LatentCounts:
 
     def __init__(self, B: np.ndarray, device: str = "auto", backend: str = "auto",
                  sparse_density: float = 0.1, chunk_bytes: int = 2**26, cache_bytes: int = 2**29) -> None:
+        B = as_firing(B)
         n, d = B.shape
         if n >= MAX_SAMPLES:
             raise DataError(f"exact counting supports fewer than {MAX_SAMPLES} samples, got {n}")
@@ -263,7 +265,7 @@ class LatentCounts:
         if backend == "sparse" or (backend == "auto" and self.device == "cpu"):
             pos = nonzero_positions(B, None if backend == "sparse" else int(sparse_density * n * d))
         self.backend = "dense" if pos is None else "sparse"
-        self._chunk_bytes = int(chunk_bytes)
+        self.chunk_bytes = int(chunk_bytes)
         if pos is not None:
             self._sparse = _SparseLatents(B, pos)
             self.sizes = self._sparse.sizes  # int[D]: |b_j|
@@ -297,7 +299,7 @@ class LatentCounts:
         if r is None:
             r = R.sum(axis=1, dtype=np.int64)
         if self.backend == "sparse":
-            return self._sparse.best(R, r, p, q, min(self._chunk_bytes, SCORE_BYTES))
+            return self._sparse.best(R, r, p, q, min(self.chunk_bytes, SCORE_BYTES))
         m = R.shape[0]
         best = np.full(m, -1.0)
         best_j = np.zeros(m, dtype=np.int64)
@@ -313,20 +315,6 @@ class LatentCounts:
             best_j[better] = j0 + jj[better]
             best_tb[better] = tb[rows, jj][better].astype(np.int64)
         return best_j, best_tb
-
-    def product_seconds(self, R: np.ndarray) -> float:
-        """Seconds of the counting products alone that :meth:`best` runs for ``R: bool[M, N]`` (its operands
-        prepared beforehand): the floor of FBMP's time, for benchmarks."""
-        if self.backend == "sparse":
-            Rt = self._sparse.operand(R)
-            t = time.perf_counter()
-            for _ in self._sparse.products(Rt, min(self._chunk_bytes, SCORE_BYTES)):
-                pass
-            return time.perf_counter() - t
-        t = time.perf_counter()
-        for _ in self.counts(R):
-            pass
-        return time.perf_counter() - t
 
     def columns(self, js: np.ndarray) -> np.ndarray:
         """bool[M, N]: the firing patterns of latents ``js: int[M]``, one per row."""
