@@ -11,24 +11,25 @@
 #
 # This chapter runs the paper's method {cite}`klotz2026evaluating` end to end, in under a minute on a laptop CPU:
 #
-# 1. **a paired benchmark** — annotated images, and image pairs that differ in exactly one attribute;
+# 1. **a paired benchmark** — annotated images, and image {term}`pairs <pair>` that differ in exactly one attribute;
 # 2. **embeddings** — every image through a vision encoder;
 # 3. **an SAE** trained on the embeddings;
-# 4. **FBMP matching** of latents to the annotated concepts, scored as MATCHScore and ΔMATCHScore;
-# 5. **TAPAScore** — do the matched latents switch when their attribute is edited?
+# 4. **{term}`FBMP` matching** of {term}`latents <latent>` to the annotated {term}`concepts <concept>`, scored as {term}`MATCHScore` and {term}`ΔMATCHScore`;
+# 5. **{term}`TAPAScore`** — do the matched latents switch when their attribute is edited?
 #
 # By default everything is offline: the benchmark is the kit's toy-synCUB (birds drawn from parts, with
 # CUB-style attribute families), the encoder is the kit's own small CLIP-style model. Change the parameters below
 # to run the same page on synCUB with CLIP ViT-L/14.
 #
 # **What you will learn**
-# - the five steps of the paper's method and the one kit call (`kit.evaluate.evaluate`) that runs the last three;
+# - the five steps of the paper's method and the one kit call ({func}`kit.evaluate.evaluate`) that runs the last three;
 # - how to read MATCHScore, ΔMATCHScore and TAPAScore, each with a bootstrap interval;
 # - why every score is read next to an untrained SAE's.
 #
 # **What you need**
 # - the kit installed ([Installing and rerunning](../book/install.md)); nothing is downloaded;
-# - about a minute of a laptop CPU; no prior chapter.
+# - about a minute of a laptop CPU; no prior chapter;
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -70,7 +71,7 @@ if smoke:
 # %% [markdown]
 # ## 1–2. The benchmark and its embeddings
 #
-# `prepare` renders (or downloads) the benchmark once, embeds every image once, and caches both.
+# {func}`~kit.pipeline.prepare` renders (or downloads) the benchmark once, embeds every image once, and caches both.
 
 # %%
 data = prepare(PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
@@ -93,7 +94,7 @@ plt.tight_layout();
 # %% [markdown]
 # ## 3. An SAE
 #
-# A TopK SAE keeps the $k$ largest of its $D$ latents for every image {cite}`gao2024scaling`. It is trained on
+# A {term}`TopK` SAE keeps the $k$ largest of its $D$ latents for every image {cite}`gao2024scaling`. It is trained on
 # the embeddings of the *train* split; matching uses the *test* split.
 
 # %%
@@ -108,15 +109,15 @@ print(f"codes: {Z_test.shape}, mean active latents per image: {(Z_test > 0).sum(
 # %% [markdown]
 # ## 4–5. Matching and TAPAScore, in one call
 #
-# FBMP finds, for each concept, a coalition of up to `budget` latents whose firing best reproduces the concept's
+# FBMP finds, for each concept, a {term}`coalition` of up to `budget` latents whose {term}`firing` best reproduces the concept's
 # labels (F1). **MATCHScore** is the mean F1 over concepts; **ΔMATCHScore** subtracts the score of an untrained
 # SAE of the same family and size — what random directions already match by chance. **TAPAScore** then asks, for
 # each pair, whether the coalition of the removed attribute switches off and that of the added attribute
 # switches on: the mean "switched on" minus the mean "switched off" over pairs, 2 is perfect, 0 is chance.
 #
-# `kit.evaluate.evaluate` does all of it: it builds the baselines that match the SAE (its untrained twin and
-# random codes with the same $k$), matches each model's latents on the test images, scores the pairs, and
-# returns one tidy row per number with a bootstrap interval — the same rows every chapter and `kit score` use.
+# `kit.evaluate.evaluate` does all of it: it builds the baselines that match the SAE (its {term}`untrained twin` and
+# {term}`random codes <random codes baseline>` with the same $k$), matches each model's latents on the test images, scores the pairs, and
+# returns one tidy row per number with a bootstrap interval — the same rows every chapter and {mod}`kit score <kit.score>` use.
 
 # %%
 criterion = f"fbmp_b{beta:g}"
@@ -165,10 +166,10 @@ Markdown(
 #
 # ```{admonition} Solution
 # :class: dropdown
-# Not for TAPAScore. In the offline default run BatchTopK's TAPAScore is 0.137 (95% interval 0.116 to 0.158),
+# Not for TAPAScore. In the offline default run {term}`BatchTopK`'s TAPAScore is 0.137 (95% interval 0.116 to 0.158),
 # below its untrained twin's 0.150 (0.130 to 0.170); the intervals overlap, as they do for TopK on this page.
 # ΔMATCHScore stays positive (0.016, interval 0.005 to 0.026): the trained latents match the labels a little
-# better than the twin's, but they do not follow the edits more often. On this benchmark and encoder the
+# better than the twin's, but they do not follow the {term}`edits <edit>` more often. On this benchmark and encoder the
 # untrained twin is a strong baseline; [Sanity checks](08_sanity_checks.ipynb) shows how it is built and
 # [Dictionary size](09_dictionary_size.ipynb) compares the families over sizes and seeds.
 # ```
@@ -180,6 +181,6 @@ Markdown(
 # MATCHScore can only drop: each concept keeps only the first latent of its coalition, and FBMP's F1 curve rises
 # with every recorded latent. In the offline default run it falls from 0.460 to 0.321. TAPAScore falls too, from
 # 0.124 to 0.076, and the untrained twin's from 0.150 to 0.077: a single latent per concept switches with fewer
-# edits than a coalition of three, for the trained SAE and its twin alike, so a smaller budget does not separate
+# edits than a coalition of three, for the trained SAE and its twin alike, so a smaller {term}`budget` does not separate
 # the two any better.
 # ```
