@@ -9,21 +9,22 @@
 # %% [markdown]
 # # Matching by hand
 #
-# Does latent $j$ of a sparse autoencoder *mean* the concept "blue wing"? The paper's answer
-# {cite}`klotz2026evaluating` starts with a question a person can check: **when the latent fires, is the
+# Does {term}`latent` $j$ of a sparse autoencoder *mean* the {term}`concept` "blue wing"? The paper's answer
+# {cite}`klotz2026evaluating` starts with a question a person can check: **when the latent {term}`fires <firing>`, is the
 # concept there — and when the concept is there, does the latent fire?** This chapter computes every quantity
 # on twelve hand-made images, small enough to check with a pencil. The later chapters compute the same
 # quantities for thousands of images and latents in one matrix product.
 #
 # **What you will learn**
 # - how a latent's firing is compared with a concept's labels: precision, recall, F1 and F-beta;
-# - one-to-one matching, and why a concept split over several latents needs a coalition;
-# - Fully-Binary Matching Pursuit (FBMP), step by step, and why it is run with $\beta < 1$;
-# - why chance matches grow with the dictionary, and hence ΔMATCHScore.
+# - one-to-one matching, and why a concept split over several latents needs a {term}`coalition`;
+# - Fully-Binary Matching Pursuit ({term}`FBMP`), step by step, and why it is run with $\beta < 1$;
+# - why chance matches grow with the dictionary, and hence {term}`ΔMATCHScore`.
 #
 # **What you need**
 # - nothing but NumPy and a pencil: no data, no model, no earlier chapter (the
-#   [quickstart](00_quickstart.ipynb) shows where these numbers come from in a real run).
+#   [quickstart](00_quickstart.ipynb) shows where these numbers come from in a real run);
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False          # shrink the chance-matching experiment so the tests run in seconds
@@ -44,7 +45,7 @@ sns.set_theme(style="whitegrid")
 # %% [markdown]
 # ## Twelve birds, three concepts, five latents
 #
-# Each row is an image. The concept annotations $Y$ say which concepts each bird shows; the codes $Z$ are what
+# Each row is an image. The concept annotations $Y$ say which concepts each bird shows; the {term}`codes <code>` $Z$ are what
 # an imaginary SAE produced for it (non-negative, mostly zero). Birds 0–5 have blue wings; birds 0–2 face left
 # and 3–5 face right.
 
@@ -88,7 +89,7 @@ pd.DataFrame(B.astype(int), images, latents)
 #
 # $$F_\beta(y, b) = \frac{(1+\beta^2)\,|y \wedge b|}{\beta^2 |y| + |b|}, \qquad F_1 = \frac{2\,|y\wedge b|}{|y|+|b|}.$$
 #
-# All true-positive counts of all concept–latent pairs come out of **one matrix product** $Y^\top B$ — the trick
+# All true-positive counts of all concept–latent {term}`pairs <pair>` come out of **one matrix product** $Y^\top B$ — the trick
 # that makes the kit fast.
 
 # %%
@@ -117,7 +118,7 @@ plt.tight_layout();
 # ## Step 3 — one-to-one matching
 #
 # The simplest matching gives each concept the single latent with the highest F1 (ties go to the lowest
-# latent index). Its mean over concepts is the one-to-one **MATCHScore**.
+# latent index). Its mean over concepts is the one-to-one **{term}`MATCHScore`**.
 
 # %%
 best = F1.argmax(axis=1)
@@ -140,7 +141,7 @@ for name, fired in [("L0", B[:, 0]), ("L1", B[:, 1]), ("L0 OR L1", B[:, 0] | B[:
 
 # %% [markdown]
 # A concept split over two latents needs a **coalition**. SAEs split concepts all the time — by pose, by
-# context, by dictionary size ("feature splitting") — so a one-to-one matching underrates them.
+# context, by {term}`dictionary size` ("feature splitting") — so a one-to-one matching underrates them.
 #
 # ## Step 4 — Fully-Binary Matching Pursuit (FBMP)
 #
@@ -182,7 +183,7 @@ pd.DataFrame(rows)
 # With $\beta = 1$ the pursuit first takes the broad latent L2 (F1 0.75) and then no latent improves the
 # reconstruction: it is stuck. With $\beta = 0.5$ it first takes L0 ($F_{0.5} = 0.83$: precise, half the recall),
 # then L1 explains the rest of the residual exactly, and the coalition L0 + L1 reaches F1 = 1. This is why the
-# paper uses FBMP with $\beta = 0.5$ and a budget of $k = 3$ latents per concept.
+# paper uses FBMP with $\beta = 0.5$ and a {term}`budget` of $k = 3$ latents per concept.
 #
 # **MATCHScore** with FBMP is the mean over concepts of the F1 of each concept's coalition (cut to the budget $k$):
 
@@ -238,7 +239,7 @@ chance
 #
 # ```{admonition} Solution
 # :class: dropdown
-# Every recorded latent is part of the coalition used by TAPAScore and counted against the budget $k$. A latent
+# Every recorded latent is part of the coalition used by {term}`TAPAScore` and counted against the budget $k$. A latent
 # that does not improve the reconstruction adds only false positives (or nothing); keeping it would make the
 # coalition less precise and the F1 curve non-monotone.
 # ```
