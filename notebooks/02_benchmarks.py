@@ -9,14 +9,14 @@
 # %% [markdown]
 # # Benchmarks: pairs that differ in one concept
 #
-# Concept annotations tell us *which* images show a blue wing. Matching a latent to them
-# ([Matching by hand](01_matching_by_hand.ipynb)) measures a **correlation**: the latent fires on the same images as the label. But labels come bundled
+# Concept annotations tell us *which* images show a blue wing. Matching a {term}`latent` to them
+# ([Matching by hand](01_matching_by_hand.ipynb)) measures a **correlation**: the latent {term}`fires <firing>` on the same images as the label. But labels come bundled
 # with everything else that co-occurs with them. In CUB-200-2011 {cite}`wah2011cub` blue wings mostly belong to
 # a few species, which also share a bill shape, a size and a habitat; a latent that really encodes "blue jay
 # species" or "sky in the background" will correlate with "blue wing" too. Correlation cannot tell these apart.
 #
-# A **paired benchmark** asks a causal question instead {cite}`klotz2026evaluating`. Each pair is an image and
-# an edited copy that differs in exactly **one** concept, with everything else (species, pose, background,
+# A **paired benchmark** asks a causal question instead {cite}`klotz2026evaluating`. Each {term}`pair` is an image and
+# an edited copy that differs in exactly **one** {term}`concept`, with everything else (species, pose, background,
 # lighting) held fixed. If a latent encodes "blue wing", it must switch off when the wing turns red — and the
 # latents for the bill, the species or the background must not move. That is an intervention, and
 # [TAPAScore](06_tapascore.ipynb) scores SAEs on exactly these switches.
@@ -30,20 +30,21 @@
 #
 # Offline, the kit renders procedural twins of both: **toy-synCUB** (birds drawn from parts, with eleven
 # CUB-style attribute families) and **toy-synCOCO** (scenes of simple objects). Rendering from a specification
-# makes the pairs exact by construction — the edit changes one value of the specification and nothing else. This
+# makes the pairs exact by construction — the {term}`edit` changes one value of the specification and nothing else. This
 # chapter browses both, counts what they contain, shows the on-disk layout they share with the Hub's benchmarks,
 # and walks through building and publishing a new benchmark.
 #
 # **What you will learn**
 # - what a paired benchmark is (swaps within a family, removals) and the Hub layout every benchmark shares;
-# - how `kit.data.load_paired` checks a benchmark before anything is computed on it;
+# - how {func}`kit.data.load_paired` checks a benchmark before anything is computed on it;
 # - how a new benchmark is built with an image editor, and how a probe verifies its edits — where that works and
 #   where it does not;
 # - how a benchmark is published with a dataset card.
 #
 # **What you need**
 # - the [quickstart](00_quickstart.ipynb) for where benchmarks enter the method; nothing is downloaded;
-# - a few minutes of CPU the first time (rendering and embedding both toy benchmarks), seconds afterwards.
+# - a few minutes of CPU the first time (rendering and embedding both toy benchmarks), seconds afterwards;
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False          # tiny sizes so the tests run this page in seconds
@@ -94,7 +95,7 @@ config = PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n
 # %% [markdown]
 # ## Rendering and loading
 #
-# `benchmark_folder` renders a toy benchmark once into the cache (keyed by its sizes and seed) and returns the
+# {func}`~kit.pipeline.benchmark_folder` renders a toy benchmark once into the cache (keyed by its sizes and seed) and returns the
 # folder; `kit.data.load_paired` reads any folder in the Hub layout — or a Hub name — into a validated
 # `PairedBenchmark`. Here we render both toy benchmarks with the chapter's sizes.
 
@@ -292,7 +293,7 @@ except ConfigError as e:
 # %% [markdown]
 # ## Building a new benchmark with an image editor
 #
-# synCUB and synCOCO were made by editing real photographs. `kit.data.build` repeats the recipe for any annotated
+# synCUB and synCOCO were made by editing real photographs. {func}`kit.data.build` repeats the recipe for any annotated
 # image set:
 #
 # 1. **choose the edits** — for swaps, per class its most frequent attributes (`top_attributes`) and for each
@@ -545,7 +546,7 @@ print(body[:900])
 # ## Exercises
 #
 # **1.** The difference maps of toy-synCUB are exactly zero outside the edited part. Would they be for synCUB?
-# What does TAPAScore have to tolerate as a result?
+# What does {term}`TAPAScore` have to tolerate as a result?
 #
 # ```{admonition} Solution
 # :class: dropdown
