@@ -11,7 +11,7 @@
 #
 # A sparse autoencoder never sees pixels. It sees the **embeddings** of a frozen vision encoder: one vector
 # $x \in \mathbb{R}^d$ per image, and its job is to rewrite that vector as a sparse combination of learned
-# directions. Whatever the SAE can find — a "blue wing" latent or none — must already be in these vectors. This
+# directions. Whatever the SAE can find — a "blue wing" {term}`latent` or none — must already be in these vectors. This
 # chapter looks at them before any SAE touches them.
 #
 # Which vector, exactly, matters. The paper {cite}`klotz2026evaluating` uses:
@@ -30,7 +30,7 @@
 # caches on disk and records how every vector was made. Then we ask two questions of the vectors: do images
 # with the same attribute cluster (a 2-D map), and is each attribute **linearly readable** (a probe)? If a
 # linear probe can read "wing colour" from $x$, an SAE — a linear encoder with a sparsity constraint — has a
-# chance to find it. Last, a few numbers describe the world the SAE will see: how far one edit moves an image
+# chance to find it. Last, a few numbers describe the world the SAE will see: how far one {term}`edit` moves an image
 # compared with how much images differ anyway, and how many directions that difference needs.
 #
 # **What you will learn**
@@ -41,7 +41,8 @@
 #
 # **What you need**
 # - the benchmarks of [Benchmarks](02_benchmarks.ipynb) (rendered here if they are not in the cache);
-# - a few minutes of CPU (the t-SNE map and the probes take most of it).
+# - a few minutes of CPU (the t-SNE map and the probes take most of it);
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False          # tiny sizes so the tests run this page in seconds
@@ -126,7 +127,7 @@ print(json.dumps(enc.provenance, indent=1))
 # ```
 #
 # The toy encoder's weights come with a training record written by `python -m kit.embed.train_toy`: the
-# configuration, the data, and held-out figures (mean probe AUROC over concepts, caption top-1 accuracy; the
+# configuration, the data, and held-out figures (mean probe AUROC over {term}`concepts <concept>`, caption top-1 accuracy; the
 # training time):
 
 # %%
@@ -176,7 +177,7 @@ print(json.dumps({k: v for k, v in second.provenance.items() if k not in ("check
 print("cache: <the cache folder>/" + Path(second.provenance["cache"]).name)
 
 # %% [markdown]
-# `prepare` (above) did the same for all the annotated images and both images of every pair, into the shared
+# {func}`~kit.pipeline.prepare` (above) did the same for all the annotated images and both images of every {term}`pair`, into the shared
 # cache under `cache_dir`, so the other chapters read these vectors instead of recomputing them:
 
 # %%
@@ -291,7 +292,7 @@ probe_table.round(3)
 # ### Do the probes follow the edits?
 #
 # The pairs give a stricter test: on a pair that swaps a family's value, the probe for that family should read
-# the *old* value on the original and the *new* value on the edit. This is the question TAPAScore will ask of
+# the *old* value on the original and the *new* value on the edit. This is the question {term}`TAPAScore` will ask of
 # SAE latents — here asked of the best linear read-out, as a ceiling.
 
 # %%
@@ -346,7 +347,7 @@ Markdown(text)
 # %% [markdown]
 # ## The world in numbers
 #
-# An SAE is judged by how its codes respond to an edit — one attribute swapped, everything else kept. How hard
+# An SAE is judged by how its {term}`codes <code>` respond to an edit — one attribute swapped, everything else kept. How hard
 # that is depends on the world: if an edit moves an embedding far compared with how much images differ anyway,
 # and the labelled attributes are most of what varies, any reasonable code will follow the edits. In real
 # photographs, the bird or the object is a small part of what varies: the background, the light, the pose, the
@@ -518,7 +519,7 @@ if enc.supports_text and concepts.groups is not None:
 # ```
 #
 # **3.** A probe reaches high accuracy for a family. Does that guarantee that an SAE trained on the same
-# embeddings has a latent (or a coalition) for each of its values?
+# embeddings has a latent (or a {term}`coalition`) for each of its values?
 #
 # ```{admonition} Solution
 # :class: dropdown
