@@ -9,37 +9,38 @@
 # %% [markdown]
 # # Matching latents to concepts
 #
-# [Matching by hand](01_matching_by_hand.ipynb) computed one-to-one matching and FBMP on twelve images. This
-# chapter runs the same methods {cite}`klotz2026evaluating` on a trained SAE: the book's standard TopK SAE
+# [Matching by hand](01_matching_by_hand.ipynb) computed one-to-one matching and {term}`FBMP` on twelve images. This
+# chapter runs the same methods {cite}`klotz2026evaluating` on a trained SAE: the book's standard {term}`TopK` SAE
 # ([Training sparse autoencoders](04_sae_training.ipynb)), encoded on the **test split** of the annotated images.
 # We ask:
 #
-# 1. how much better the SAE's latents match the concepts than those of an untrained SAE of the same size
-#    (**ΔMATCHScore**), with one-to-one matching and with FBMP coalitions;
-# 2. what the coalitions look like — the images each of their latents fires on most strongly;
-# 3. how the answer depends on FBMP's $\beta$ and on the coalition budget $k$;
+# 1. how much better the SAE's {term}`latents <latent>` match the {term}`concepts <concept>` than those of an untrained SAE of the same size
+#    (**{term}`ΔMATCHScore`**), with one-to-one matching and with FBMP {term}`coalitions <coalition>`;
+# 2. what the coalitions look like — the images each of their latents {term}`fires <firing>` on most strongly;
+# 3. how the answer depends on FBMP's $\beta$ and on the coalition {term}`budget` $k$;
 # 4. where the ceiling is: a supervised **linear probe** on the embeddings, and **nnOMP**, a matching on the
-#    continuous codes instead of their firing patterns;
+#    continuous {term}`codes <code>` instead of their firing patterns;
 # 5. how much choosing the coalitions on the same images they are scored on inflates the score.
 #
 # A reminder of the quantities: a latent *fires* on an image when its code is positive; a coalition fires when
-# any of its latents fires; its F1 against a concept's labels measures how well the two agree; **MATCHScore(k)**
+# any of its latents fires; its F1 against a concept's labels measures how well the two agree; **{term}`MATCHScore`(k)**
 # is the mean F1 over concepts of each concept's coalition cut to $k$ latents (one-to-one matching: $k = 1$).
 #
 # Every number in this chapter comes from one call, `kit.evaluate.evaluate(sae, data, config)`, which builds the
 # baselines, matches every model the same way and returns one tidy row per number with a bootstrap interval. Each
-# question above is a variant of one `EvalConfig`; in the rows the coalition size is the `budget` column, and the
+# question above is a variant of one {class}`~kit.evaluate.EvalConfig`; in the rows the coalition size is the `budget` column, and the
 # SAE's own $k$ (active latents per image) is its `sparsity`.
 #
 # **What you will learn**
-# - ΔMATCHScore of a trained SAE against its untrained twin and against random codes, one-to-one and with FBMP;
+# - ΔMATCHScore of a trained SAE against its {term}`untrained twin` and against {term}`random codes <random codes baseline>`, one-to-one and with FBMP;
 # - what FBMP's coalitions look like, and how β and the budget $k$ move the scores;
 # - the ceilings (a supervised probe; nnOMP on the continuous codes) and how same-split matching inflates a score.
 #
 # **What you need**
 # - [Matching by hand](01_matching_by_hand.ipynb) for the definitions; the SAE of
 #   [Training sparse autoencoders](04_sae_training.ipynb) (trained here if it is not in the cache);
-# - a few minutes of CPU (offline profile).
+# - a few minutes of CPU (offline profile);
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -98,7 +99,7 @@ t_start = time.perf_counter()
 # ## The SAE, its untrained twin, and their firing patterns
 #
 # The SAE is trained on the train split (or loaded from the cache); matching uses the test split, images the SAE
-# never saw. `evaluate` builds two baselines to match it: the **untrained twin** has the same family, size,
+# never saw. {func}`~kit.evaluate.evaluate` builds two baselines to match it: the **untrained twin** has the same family, size,
 # sparsity and input preprocessing but its random initial weights; **random codes** give every image $k$ random
 # latents regardless of its content. Both are what chance alone achieves.
 #
@@ -148,7 +149,7 @@ pd.DataFrame({"active latents per image (l0)": firing.l0,
 #
 # How much does the choice of baseline matter? `evaluate` subtracts the untrained twin. To get the same paired
 # difference against random codes, the chapter evaluates once more with the random codes passed in the twin's
-# place (`baselines={"untrained": random_codes}`, built by `build_baselines` exactly as `evaluate` built them).
+# place (`baselines={"untrained": random_codes}`, built by {func}`~kit.evaluate.build_baselines` exactly as `evaluate` built them).
 
 # %%
 sae_seed = results.config["sae"]["seed"]
@@ -332,7 +333,7 @@ Markdown(f"In this run {sum(frames)} of the {len(frames)} frames shown are green
 # $\beta$ prefers latents that fire mostly inside the concept. The budget caps the coalition. Each budget is one
 # variant of the configuration (`dataclasses.replace(base, criteria=<three β>, budget=k)`), scoring the trained
 # SAE and its untrained twin. FBMP records the F1 curve of every coalition step by step, so the matching does
-# not depend on the budget: all budgets could be read off one matching (`kit.matching.score_sweep`), and the
+# not depend on the budget: all budgets could be read off one matching ({func}`kit.matching.score_sweep`), and the
 # cell checks that the rows agree with that. The dashed lines are the untrained twin.
 
 # %%
@@ -384,7 +385,7 @@ Markdown(
 # logistic-regression probe per concept on the train split and scores its predictions on the test split with the
 # same F1. The probe is supervised — it sees the labels — whereas the SAE never did, so the probe is a
 # ceiling for what the embeddings make linearly available, not a competitor. It is not a score of the SAE, so it
-# is not one of `evaluate`'s criteria; the chapter calls `kit.matching.probe_upper_bound` directly.
+# is not one of `evaluate`'s criteria; the chapter calls {func}`kit.matching.probe_upper_bound` directly.
 #
 # ## A continuous baseline: nnOMP
 #
