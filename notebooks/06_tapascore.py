@@ -12,16 +12,16 @@
 # # TAPAScore: do the matched latents follow an edit?
 #
 # Matching ([chapter 1](01_matching_by_hand.ipynb) and [chapter 5](05_matching.ipynb)) asks a *correlational*
-# question: over many annotated images, does a coalition of latents fire where the concept is? A latent can pass
+# question: over many annotated images, does a {term}`coalition` of {term}`latents <latent>` {term}`fire <firing>` where the {term}`concept` is? A latent can pass
 # that test for the wrong reason — "blue wing" may be matched to a latent that really tracks the blue sky behind
 # blue-winged birds. The paper's second measure
-# {cite}`klotz2026evaluating`, the **TAPAScore**, asks an *interventional* question instead: take an image,
+# {cite}`klotz2026evaluating`, the **{term}`TAPAScore`**, asks an *interventional* question instead: take an image,
 # change exactly **one** attribute (swap the blue wing for a red one, or remove one object), and check that the
 # latents matched to the removed concept switch **off** and the latents matched to the added concept switch
 # **on**. The sky did not change, so a sky latent will not move.
 #
-# The definition, for pair $p$ that removes concept $o$ ("old") and adds concept $n$ ("new"; none for a removal),
-# with $M(c)$ the coalition matched to concept $c$ (cut to the budget $k = 3$), $z$ / $\tilde z$ the codes of the
+# The definition, for {term}`pair` $p$ that removes concept $o$ ("old") and adds concept $n$ ("new"; none for a removal),
+# with $M(c)$ the coalition matched to concept $c$ (cut to the {term}`budget` $k = 3$), $z$ / $\tilde z$ the {term}`codes <code>` of the
 # original / edited image and $b = \mathbb 1[z > 0]$ "the latent fires":
 #
 # - $I_\text{rem} = M(o) \setminus M(n)$ — latents that should switch **off**;
@@ -32,7 +32,7 @@
 # - $\text{TAPAScore} = \frac1P \sum_p (\text{add}_p - \text{rem}_p)$.
 #
 # A perfect swap scores $1 - (-1) = 2$, the worst $-2$, so swaps live in $[-2, 2]$; a removal has no added
-# concept, $\text{add}_p = 0$, and lives in $[-1, 1]$. Codes that ignore the edit score 0.
+# concept, $\text{add}_p = 0$, and lives in $[-1, 1]$. Codes that ignore the {term}`edit` score 0.
 #
 # **Why are shared latents dropped?** A latent in both coalitions — say one that fires on every coloured wing,
 # matched to both "blue wing" and "red wing" — should *stay on* in a blue → red swap. If it were kept in
@@ -42,21 +42,22 @@
 #
 # This chapter computes the score by hand on one pair, then for the whole offline toy-synCUB benchmark,
 # broken down by attribute, with its selectivity Δ_stay, its continuous and normalised variants, and the pairs
-# where it succeeds and fails. Every number comes from `kit.evaluate.evaluate`, which scores the SAE and its
-# baselines in one call; the variants (another aggregation, another benchmark) are variants of one `EvalConfig`.
+# where it succeeds and fails. Every number comes from {func}`kit.evaluate.evaluate`, which scores the SAE and its
+# baselines in one call; the variants (another aggregation, another benchmark) are variants of one {class}`~kit.evaluate.EvalConfig`.
 #
 # **What you will learn**
 #
 # - how TAPAScore scores one edited pair (the sets $I_\text{rem}$, $I_\text{add}$, and why shared latents are
 #   dropped), checked by hand against the kit;
-# - what the score of the book's standard SAE is worth beside its untrained twin and random codes;
+# - what the score of the book's standard SAE is worth beside its {term}`untrained twin` and {term}`random codes <random codes baseline>`;
 # - which attribute families it follows, and what Δ_stay, the continuous, normalised and macro variants add.
 #
 # **What you need**
 #
-# - coalitions from FBMP ([chapter 5](05_matching.ipynb)) and the paired benchmarks
+# - coalitions from {term}`FBMP` ([chapter 5](05_matching.ipynb)) and the paired benchmarks
 #   ([chapter 2](02_benchmarks.ipynb));
-# - the untrained twin and random codes as baselines (introduced in the [quickstart](00_quickstart.ipynb)).
+# - the untrained twin and random codes as baselines (introduced in the [quickstart](00_quickstart.ipynb));
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -112,8 +113,8 @@ cache_dir, out_dir, reference_dir, concepts_dir, removal_concepts_dir = (
 # %% [markdown]
 # ## The benchmark, the SAE and its baselines
 #
-# As in the [quickstart](00_quickstart.ipynb): `prepare` renders and embeds the benchmark (cached),
-# `train_cached` trains the standard TopK SAE on the *train* split (cached and shared with the other chapters),
+# As in the [quickstart](00_quickstart.ipynb): {func}`~kit.pipeline.prepare` renders and embeds the benchmark (cached),
+# {func}`~kit.pipeline.train_cached` trains the standard {term}`TopK` SAE on the *train* split (cached and shared with the other chapters),
 # and `evaluate` does the rest. It
 # builds the **untrained twin** — same family, size, sparsity and preprocessing, random weights — and **random
 # codes** ($k$ latents per image that ignore what it shows), matches each model's latents to the concepts with
