@@ -11,13 +11,13 @@
 # %% [markdown]
 # # Baseline metrics: what the field measures today
 #
-# Before MATCHScore and TAPAScore {cite}`klotz2026evaluating`, SAEs for vision were judged with metrics borrowed
+# Before {term}`MATCHScore` and {term}`TAPAScore` {cite}`klotz2026evaluating`, SAEs for vision were judged with metrics borrowed
 # from language-model interpretability or proposed alongside vision SAEs. They answer different questions:
 #
 # - **does the SAE reproduce its input?** — the reconstruction and sparsity proxies;
-# - **does the code keep the geometry of the embedding?** — CKNNA {cite}`huh2024platonic`;
-# - **do the images that activate a latent look alike?** — the monosemanticity score MS {cite}`pach2025monosemantic`;
-# - **can a few latents classify a concept?** — FMS {cite}`harle2025fms`
+# - **does the {term}`code` keep the geometry of the embedding?** — CKNNA {cite}`huh2024platonic`;
+# - **do the images that activate a {term}`latent` look alike?** — the monosemanticity score MS {cite}`pach2025monosemantic`;
+# - **can a few latents classify a {term}`concept`?** — FMS {cite}`harle2025fms`
 #   and sparse probing {cite}`karvonen2025saebench`;
 # - **does removing a concept's latents remove the concept, and only it?** — TPP and SCR
 #   {cite}`karvonen2024erasure`, absorption {cite}`chanin2024absorption` (as implemented by
@@ -26,13 +26,13 @@
 #   {cite:t}`joseph2025steering`.
 #
 # This chapter explains each metric in a paragraph — what it computes, what it rewards and what it cannot see —
-# and computes all of them for the standard offline SAE of the book (TopK, 256 latents, 8 active) on the
-# embeddings of the *test* split, as one tidy table and one figure. Every metric in `kit.metrics` has the same
+# and computes all of them for the standard offline SAE of the book ({term}`TopK`, 256 latents, 8 active) on the
+# embeddings of the *test* split, as one tidy table and one figure. Every metric in {mod}`kit.metrics` has the same
 # shape: `metric(..., config=None) -> result`, where the config's defaults are the source's settings and the
 # result has `headline()` (the numbers a paper reports) and `units()` (the per-image, per-latent, per-concept or
-# per-pair values the headline averages). The sections call these functions to show what each metric computes;
+# per-{term}`pair` values the headline averages). The sections call these functions to show what each metric computes;
 # the table, the figure's headlines, the summary and the results file come from the book's one evaluation core,
-# `kit.evaluate.evaluate`, which runs the same functions with the same settings and returns rows in the
+# {func}`kit.evaluate.evaluate`, which runs the same functions with the same settings and returns rows in the
 # vocabulary every chapter shares. [Chapter 8](08_sanity_checks.ipynb) asks which of these numbers tell a trained
 # SAE from noise; [chapter 10](10_metric_validity.ipynb) asks which track the truth in a world where the truth is
 # known.
@@ -48,7 +48,8 @@
 #
 # - the standard offline SAE and the embeddings of the test split ([chapter 4](04_sae_training.ipynb),
 #   [chapter 3](03_embeddings.ipynb));
-# - linear probes and logistic regression at the level of a first machine-learning course.
+# - linear probes and logistic regression at the level of a first machine-learning course;
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -101,7 +102,7 @@ cache_dir, out_dir, concepts_dir = (param_path(p) for p in (cache_dir, out_dir, 
 #
 # The SAE is trained on the embeddings of the train split (cached, shared with the other chapters); every metric
 # is computed on the embeddings $X$ of the test split, their codes $Z$ and their concept labels $Y$. The settings
-# of every metric are the fields of one `EvalConfig` (each metric's config at the source's defaults, on
+# of every metric are the fields of one {class}`~kit.evaluate.EvalConfig` (each metric's config at the source's defaults, on
 # `device`); the sections below pass the same config objects to the metric functions.
 
 # %%
@@ -146,7 +147,7 @@ def headline(result) -> pd.DataFrame:
 # The proxies every SAE paper reports, and SAEBench's "core" metrics {cite}`karvonen2025saebench`: the **MSE** and
 # the **fraction of variance unexplained** (FVU $= \sum_n \lVert x_n - \hat x_n \rVert^2 / \sum_n \lVert x_n -
 # \bar x \rVert^2$, 0 is perfect, 1 is no better than predicting the mean), the **cosine** between $x$ and its
-# reconstruction $\hat x$, **L0** (active latents per image), and the share of **dead** (never firing) and
+# reconstruction $\hat x$, **L0** (active latents per image), and the share of **dead** (never {term}`firing`) and
 # **dense** (firing on more than 10% of images) latents. They reward an SAE that explains its input with few
 # latents. They cannot see *what* the latents mean: rotate the dictionary inside its span and every proxy stays
 # the same, while every latent's meaning changes.
@@ -194,7 +195,7 @@ headline(ms)
 # concept needs no backups). $\text{FMS} = \text{capacity} \cdot (\text{local} + \text{global}) / 2$. It rewards
 # a concept carried by exactly one latent. It cannot see a latent that fires for *several* concepts (it looks
 # from the concept to the latents, not back), and it penalises an SAE that splits a concept over two latents —
-# the very case FBMP's coalitions forgive.
+# the very case {term}`FBMP`'s {term}`coalitions <coalition>` forgive.
 
 # %%
 fm = run("fms", lambda: metrics.fms(Z, Y, eval_config.fms))
@@ -237,7 +238,7 @@ tp = run("tpp", lambda: metrics.tpp(X, Y, sae, groups=families, Z=Z, config=eval
 headline(tp)
 
 # %% [markdown]
-# SCR's concept pairs are chosen by `metrics.choose_scr_pairs` with its defaults (the most correlated pairs from
+# SCR's concept pairs are chosen by {func}`~kit.metrics.choose_scr_pairs` with its defaults (the most correlated pairs from
 # different families whose four cells each hold at least 20 test images) — the pairs `evaluate` uses. With too
 # few test images no pair qualifies, and SCR cannot be computed.
 
@@ -300,7 +301,7 @@ pd.DataFrame({"latent": top, "target word": [vocabulary[t] for t in st.target[to
 # %% [markdown]
 # ## All metrics in one table
 #
-# `kit.evaluate.evaluate` takes the SAE, the test split (`EvalData`, here with the text tower and the vocabulary
+# `kit.evaluate.evaluate` takes the SAE, the test split ({class}`~kit.evaluate.EvalData`, here with the text tower and the vocabulary
 # for steerability) and an `EvalConfig` naming the metrics; it encodes the images, runs the metric functions with
 # the config's settings and returns one tidy row per number: metric, value, a bootstrap interval over the units
 # (images, latents, concepts or concept pairs), how many units, the probe's $k$ as `budget` for sparse probing —
