@@ -17,13 +17,13 @@
 # family, size and sparsity:
 #
 # - **trained** — the SAE trained on the embeddings;
-# - **untrained** — the same architecture with its random initial weights: its codes still depend on the input
+# - **untrained** — the same architecture with its random initial weights: its {term}`codes <code>` still depend on the input
 #   (a random projection followed by the same sparsification), but its directions mean nothing in particular;
-# - **random codes** — $k$ latents per image with random magnitudes, drawn from a hash of the image's embedding:
+# - **{term}`random codes <random codes baseline>`** — $k$ {term}`latents <latent>` per image with random magnitudes, drawn from a hash of the image's embedding:
 #   a fixed code per image that carries nothing about what the image shows.
 #
 # A metric **separates** when the trained SAE's score is clearly apart from both baselines. Here "clearly" is
-# made precise with bootstrap intervals: each number is a mean over units (images, latents, concepts or pairs),
+# made precise with bootstrap intervals: each number is a mean over units (images, latents, {term}`concepts <concept>` or {term}`pairs <pair>`),
 # the units are resampled, and the verdict is "separates" when the trained SAE's 95% interval overlaps neither
 # baseline's. A metric that does not separate may still measure something real — reconstruction quality, say —
 # but not *what the SAE learned about the concepts*.
@@ -32,11 +32,11 @@
 # dead and dense latents); **CKNNA**, the alignment of the nearest-neighbour structure of embeddings and codes
 # {cite}`huh2024platonic`; the monosemanticity score **MS** {cite}`pach2025monosemantic`; the feature
 # monosemanticity score **FMS** {cite}`harle2025fms`; sparse probing, TPP, SCR and absorption from SAEBench
-# {cite}`karvonen2025saebench`; and the paper's **MATCHScore** (one-to-one and FBMP) and **TAPAScore**.
+# {cite}`karvonen2025saebench`; and the paper's **{term}`MATCHScore`** (one-to-one and {term}`FBMP`) and **{term}`TAPAScore`**.
 #
 # **What you will learn**
 #
-# - which metrics tell a converged SAE from its untrained twin and from random codes, with bootstrap verdicts;
+# - which metrics tell a converged SAE from its {term}`untrained twin` and from random codes, with bootstrap verdicts;
 # - what the paper's untrained baseline measures, compared over seeds with three other baselines;
 # - where this offline run agrees with the paper's sanity table and where it does not.
 #
@@ -44,7 +44,8 @@
 #
 # - the metrics of [chapter 5](05_matching.ipynb) (MATCHScore), [chapter 6](06_tapascore.ipynb) (TAPAScore)
 #   and [chapter 7](07_baseline_metrics.ipynb) (the field's metrics);
-# - bootstrap intervals: a mean over resampled units, read as "apart" when two 95% intervals do not overlap.
+# - bootstrap intervals: a mean over resampled units, read as "apart" when two 95% intervals do not overlap;
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -99,7 +100,7 @@ cache_dir, out_dir, reference_dir, concepts_dir = (
 #
 # The trained SAE is the standard offline one, trained until early stopping ends it (the validation loss did
 # not improve for `patience` evaluations), so that the comparison is with a converged SAE. Its two baselines have
-# the same input dimension, dictionary size, number of active latents $k$ and input standardisation; the
+# the same input dimension, {term}`dictionary size`, number of active latents $k$ and input standardisation; the
 # untrained twin is the trained SAE's own starting point (the same seed). Further seeds are trained for the
 # baseline study below.
 
@@ -125,12 +126,12 @@ convergence
 # %% [markdown]
 # ## Every metric, three times
 #
-# `kit.sanity.sanity_check` evaluates the SAE and its two baselines with every metric (`kit.evaluate.evaluate`
+# {func}`kit.sanity.sanity_check` evaluates the SAE and its two baselines with every metric ({func}`kit.evaluate.evaluate`
 # with `metrics="all"`) — the concept metrics on the *test* split's annotated images, TAPAScore on the
 # benchmark's pairs — and adds to each row the verdict and its direction ("reference higher" or "reference lower"
 # when the trained SAE is above or below both baselines, "mixed" when it separates between them, "overlap" when
 # it does not separate). MATCHScore and TAPAScore come twice, as in the paper: with FBMP (`fbmp_b0.5`, at the
-# coalition budget `budget`) and one-to-one (`one_to_one`: each concept's single best latent by F1, budget 1).
+# {term}`coalition` {term}`budget` `budget`) and one-to-one (`one_to_one`: each concept's single best latent by F1, budget 1).
 
 # %%
 sanity_config = EvalConfig(metrics="all", criteria=("one_to_one", "fbmp_b0.5"), budget=budget, n_boot=n_boot,
@@ -159,7 +160,7 @@ fig.tight_layout()
 # latents), so it cannot separate.
 #
 # **Random codes and TAPAScore.** The kit's random codes are a hash of each row's bytes: they carry nothing about
-# what an image shows, an image and its edit (two different rows) receive independent codes, and a row receives
+# what an image shows, an image and its {term}`edit` (two different rows) receive independent codes, and a row receives
 # the same code however the arrays are batched. So it does not matter whether the originals and the edits are
 # encoded in two calls or in one — the codes are the very same — and the random baseline's TAPAScore is the score
 # of codes that ignore the input:
@@ -179,16 +180,16 @@ for name, r in tapas_rows.iterrows():
 # The paper reports TAPAScore −0.024 for an untrained SAE on CUB, against 0.455 for trained ones. Its untrained
 # SAE (the reference code's `FrozenEncoderSAE`) is not the untrained twin above, in two ways. Its codes are the
 # dense pre-activations $x \cdot W_\text{enc}$ of a random (Kaiming-uniform) encoder applied to the raw embedding:
-# no sparsity, so every positive projection "fires", about half of all latents on every image. And it is built
+# no sparsity, so every positive projection "{term}`fires <firing>`", about half of all latents on every image. And it is built
 # anew at every stage of the reference pipeline from the global random state: the TAPAScore stage encodes the
 # pairs with a *different* random encoder from the one whose latents were matched to the concepts. A matched
 # latent index then points into an unrelated encoder — for TAPAScore, that is a random-codes baseline.
 #
-# The kit can build each reading (`kit.evaluate.build_baselines`), so the question can be measured rather than
+# The kit can build each reading ({func}`kit.evaluate.build_baselines`), so the question can be measured rather than
 # argued. For each seed, the SAE and four baselines of the same size:
 #
-# - `untrained` — the kit's consistent twin (same family, $k$ and standardisation; one encoder for both stages);
-# - `paper_untrained` — the reference protocol: dense codes, the encoder drawn again for TAPAScore;
+# - {term}`untrained <untrained twin>` — the kit's consistent twin (same family, $k$ and standardisation; one encoder for both stages);
+# - {term}`paper_untrained` — the reference protocol: dense codes, the encoder drawn again for TAPAScore;
 # - `dense_sign` — the same dense codes with one encoder for both stages;
 # - `random` — codes that ignore the image.
 
@@ -268,7 +269,7 @@ Markdown(" ".join(text))
 # ## Beside the paper
 #
 # The paper's sanity check (CLIP ViT-L/14 embeddings, SAEs with 128–4096 latents and $k = 32$, trained SAEs
-# averaged over 4 families × 6 sizes) ships with the kit (`kit.reference.paper_results()`, from
+# averaged over 4 families × 6 sizes) ships with the kit ({func}`kit.reference.paper_results`, from
 # `kit/assets/reference/`). It has the values, not the intervals, so we compare the **direction** of each
 # difference: is the trained SAE above the untrained one and above the random codes, in the paper and here? The
 # paper's "untrained" is its reference protocol, so this run's side is read twice: with the kit's consistent twin
