@@ -11,32 +11,33 @@
 # %% [markdown]
 # # Dictionary size
 #
-# How many latents should an SAE have? Reconstruction only ever improves with more latents, so proxy metrics
+# How many {term}`latents <latent>` should an SAE have? Reconstruction only ever improves with more latents, so proxy metrics
 # reward ever larger dictionaries. The paper's main finding {cite}`klotz2026evaluating` is that
-# interpretability does not: with CLIP ViT-L/14 on CUB, TAPAScore peaks at a small dictionary (256 latents) and
+# interpretability does not: with CLIP ViT-L/14 on CUB, {term}`TAPAScore` peaks at a small dictionary (256 latents) and
 # falls as the dictionary grows. Two mechanisms push the same way:
 #
-# - **feature splitting** — a larger dictionary splits one concept over several specialised latents (one per
-#   pose, per species, per context), so a coalition of $k = 3$ latents covers less of it;
+# - **feature splitting** — a larger dictionary splits one {term}`concept` over several specialised latents (one per
+#   pose, per species, per context), so a {term}`coalition` of $k = 3$ latents covers less of it;
 # - **absorption** — a broad latent ("blue") is hollowed out by specific ones ("blue wing of a jay"), so the
-#   concept's firing pattern is spread over latents that also mean other things.
+#   concept's {term}`firing` pattern is spread over latents that also mean other things.
 #
-# This chapter reruns the study as a sweep over SAE families × dictionary sizes × seeds, with bootstrap
+# This chapter reruns the study as a sweep over SAE families × {term}`dictionary sizes <dictionary size>` × seeds, with bootstrap
 # intervals, on the offline default (toy-synCUB, the toy encoder). The same notebook runs the paper's grid with
 # the `paper` profile, or as a `kit sweep` over a grid file (one cell per family, size or seed).
 #
 # **What you will learn**
 #
-# - how reconstruction, TAPAScore and ΔMATCHScore move with the dictionary size, per SAE family, over seeds;
-# - how the untrained twin moves with the size, and why TAPAScore and ΔMATCHScore can move in opposite directions;
-# - how FBMP coalitions compare with one-to-one matching at every size.
+# - how reconstruction, TAPAScore and {term}`ΔMATCHScore` move with the dictionary size, per SAE family, over seeds;
+# - how the {term}`untrained twin` moves with the size, and why TAPAScore and ΔMATCHScore can move in opposite directions;
+# - how {term}`FBMP` coalitions compare with one-to-one matching at every size.
 #
 # **What you need**
 #
 # - the four SAE families ([chapter 4](04_sae_training.ipynb)), FBMP and ΔMATCHScore
 #   ([chapter 5](05_matching.ipynb)), TAPAScore ([chapter 6](06_tapascore.ipynb));
 # - a few minutes: the chapter trains and evaluates every SAE of the grid (cached for
-#   [chapter 11](11_reproducing_the_paper.ipynb)).
+#   [chapter 11](11_reproducing_the_paper.ipynb));
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -162,7 +163,7 @@ Markdown(f"With FBMP (`{headline}`) the mean TAPAScore is highest at {f05.idxmax
 # %% [markdown]
 # ## The untrained twin across sizes
 #
-# ΔMATCHScore is a difference: the trained SAE's MATCHScore minus its untrained twin's. Both move with the
+# ΔMATCHScore is a difference: the trained SAE's {term}`MATCHScore` minus its untrained twin's. Both move with the
 # dictionary size, and so does the twin's TAPAScore. The twin's curves (dashed) beside the trained SAEs' (means
 # over families and seeds; bands span them):
 
