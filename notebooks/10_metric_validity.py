@@ -11,22 +11,22 @@
 # %% [markdown]
 # # Metric validity: which scores track what an SAE really learned?
 #
-# Every metric in this book claims to measure how well an SAE has found the concepts hidden in an embedding.
+# Every metric in this book claims to measure how well an SAE has found the {term}`concepts <concept>` hidden in an embedding.
 # On real images nobody knows which directions *are* the concepts, so such a claim cannot be checked there.
-# This chapter checks it where the answer is known: in a **planted world** (`kit.planted`), where every embedding
+# This chapter checks it where the answer is known: in a **planted world** ({mod}`kit.planted`), where every embedding
 # is built as a sum of known directions ("atoms"), each concept is made by one or a few of those atoms, and the
-# true sparse code of every sample is on record.
+# true sparse {term}`code` of every sample is on record.
 #
 # The experiment is a validity study in the plain sense of the word:
 #
 # 1. train SAEs of **deliberately varying quality** on the planted embeddings — few or many training steps,
-#    small or large dictionaries, few or many active latents — and add the baselines that learned nothing
-#    (an **untrained** SAE, **random codes**) and the **oracle**, an SAE whose encoder and decoder are the true
+#    small or large dictionaries, few or many active {term}`latents <latent>` — and add the baselines that learned nothing
+#    (an **untrained** SAE, **{term}`random codes <random codes baseline>`**) and the **oracle**, an SAE whose encoder and decoder are the true
 #    atoms;
 # 2. measure the **true recovery** of the planted concepts with the truth in hand (which a metric on real data
 #    never has);
-# 3. compute every metric of the book for every SAE — MATCHScore (one-to-one and FBMP) and ΔMATCHScore
-#    {cite}`klotz2026evaluating`, TAPAScore on planted pairs, the reconstruction proxies FVU and L0, CKNNA
+# 3. compute every metric of the book for every SAE — {term}`MATCHScore` (one-to-one and {term}`FBMP`) and {term}`ΔMATCHScore`
+#    {cite}`klotz2026evaluating`, {term}`TAPAScore` on planted {term}`pairs <pair>`, the reconstruction proxies FVU and L0, CKNNA
 #    {cite}`huh2024platonic`, the monosemanticity score MS {cite}`pach2025monosemantic`, FMS
 #    {cite}`harle2025fms` and sparse probing {cite}`karvonen2025saebench`;
 # 4. ask which metrics **rank the SAEs the way the truth does** (Spearman's rank correlation across SAEs).
@@ -45,7 +45,8 @@
 #
 # - the metrics of chapters [5](05_matching.ipynb), [6](06_tapascore.ipynb) and [7](07_baseline_metrics.ipynb)
 #   and the baselines of [chapter 8](08_sanity_checks.ipynb);
-# - Spearman's rank correlation (the Pearson correlation of the ranks).
+# - Spearman's rank correlation (the Pearson correlation of the ranks);
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -94,12 +95,12 @@ cache_dir, out_dir = (param_path(p) for p in (cache_dir, out_dir))
 # %% [markdown]
 # ## The planted world
 #
-# `make_world` draws unit atoms in $\mathbb{R}^{64}$ and builds every embedding as $x = \sum_i a_i\,u_i +
+# {func}`~kit.planted.make_world` draws unit atoms in $\mathbb{R}^{64}$ and builds every embedding as $x = \sum_i a_i\,u_i +
 # \varepsilon$ with non-negative true codes $a_i$ and a little Gaussian noise $\varepsilon$. Its concepts come
 # in four kinds, each a known trap for an SAE: **family** values (exactly one value of each family per sample,
 # like CUB's wing colours), **independent** concepts, **co-occurring** pairs (the second copies the first 80% of
 # the time, so an SAE may merge them) and **split** concepts (carried by one of two atoms, so no single latent
-# can match them). Nuisance atoms fire half of the time and belong to no concept.
+# can match them). Nuisance atoms {term}`fire <firing>` half of the time and belong to no concept.
 
 # %%
 world = make_world(n_samples=n_samples, dim=dim, seed=seed)
@@ -115,9 +116,9 @@ pd.DataFrame({"kind": world.kinds, "atoms": [str(a) for a in world.concept_atoms
 # %% [markdown]
 # ## SAEs of deliberately varying quality
 #
-# All trained SAEs are TopK SAEs {cite}`gao2024scaling` trained on the first two thirds of the samples: one for
-# every dictionary size × number of training steps, and a few more with fewer or more active latents $k$. The
-# baselines come at every dictionary size, as `kit.evaluate.build_baselines` builds them for the TopK SAE of
+# All trained SAEs are {term}`TopK` SAEs {cite}`gao2024scaling` trained on the first two thirds of the samples: one for
+# every {term}`dictionary size` × number of training steps, and a few more with fewer or more active latents $k$. The
+# baselines come at every dictionary size, as {func}`kit.evaluate.build_baselines` builds them for the TopK SAE of
 # that size: the **untrained** SAE (the same architecture and input preprocessing at its random initialisation,
 # seed for seed the weights training started from — still a function of the input) and **random codes** ($k$
 # random latents per sample, whatever the input). The **oracle** is built
@@ -185,22 +186,22 @@ def true_recovery(sae, Z_test) -> dict:
 # %% [markdown]
 # ## Every metric, for every SAE
 #
-# Every number comes from `kit.evaluate.evaluate`, the book's one evaluation core, with each SAE of the zoo —
+# Every number comes from {func}`kit.evaluate.evaluate`, the book's one evaluation core, with each SAE of the zoo —
 # trained, untrained, random codes, oracle — as the SAE being scored in its own call (its rows have role
 # `trained`; the column `kind` added below says what it is). The data are the held-out samples: the codes are
-# binarised, concepts are matched one-to-one (MATCHScore at budget 1) and by FBMP ($\beta = 0.5$, budget 3).
+# {term}`binarised <binarisation>`, concepts are matched one-to-one (MATCHScore at {term}`budget` 1) and by FBMP ($\beta = 0.5$, budget 3).
 # ΔMATCHScore subtracts the FBMP score of the untrained SAE of the same size and sparsity: for a trained SAE
 # the twin `evaluate` builds itself; for the untrained SAE, the random codes and the oracle the twin is passed as
 # `baselines=` — the untrained SAE of the zoo with the same number of latents (so for the untrained SAEs
 # themselves ΔMATCHScore is 0 by construction) and, for the oracle, an untrained TopK SAE of the same kind with
 # as many latents as atoms and $k$ active. TAPAScore uses planted pairs — a family value swapped for another, or a
 # non-family concept removed — that change exactly one concept and leave the noise and every other atom as they
-# were; swaps and removals are put on one scale by the normalised TAPAScore (1: every edit switched the added
+# were; swaps and removals are put on one scale by the normalised TAPAScore (1: every {term}`edit` switched the added
 # concept's latents on and the removed one's off). MS needs reference embeddings of the same samples; the planted
 # world has only one representation, $X$, so $X$ is the reference.
 #
 # Two configurations go through `evaluate`: `config` for the metrics, without baselines, and its variant
-# `delta_config` for ΔMATCHScore, with the untrained twin (so the twin's other metrics are not computed for
+# `delta_config` for ΔMATCHScore, with the {term}`untrained twin` (so the twin's other metrics are not computed for
 # nothing). The truth and the SAE's kind and number of training steps are added to the returned rows as
 # columns of their own (`DataFrame.assign`).
 
@@ -475,7 +476,7 @@ if out_dir:
 # ## Exercises
 #
 # **1.** Why not take as the truth the best held-out F1 of an OR of at most three latents, chosen by looking at the
-# concept labels (`kit.matching.held_out`)?
+# concept labels ({func}`kit.matching.held_out`)?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -491,7 +492,7 @@ if out_dir:
 # :class: dropdown
 # In the two split concepts. Each is carried by one of two atoms, so the best single latent has recall about ½
 # and precision 1: F1 ≈ 2·½/(1 + ½) = ⅔. The other 18 concepts score 1, and (18 + 2·⅔)/20 ≈ 0.967, close to
-# the measured 0.969. FBMP takes both atoms and reaches 1.000 — the reason the paper uses coalitions.
+# the measured 0.969. FBMP takes both atoms and reaches 1.000 — the reason the paper uses {term}`coalitions <coalition>`.
 # ```
 #
 # **3.** In the table above the random codes get a *negative* ΔMATCHScore. Why is it below the untrained SAE's,
