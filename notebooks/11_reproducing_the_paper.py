@@ -12,12 +12,12 @@
 # # Reproducing the paper
 #
 # This chapter sets the published numbers of the paper {cite}`klotz2026evaluating` — CLIP ViT-L/14, four SAE
-# families, dictionary sizes 128 to 4,096, matching on CUB-200-2011 and COCO, TAPAScore on synCUB and synCOCO —
+# families, {term}`dictionary sizes <dictionary size>` 128 to 4,096, matching on CUB-200-2011 and COCO, {term}`TAPAScore` on synCUB and synCOCO —
 # beside what the kit computes, and says which findings agree.
 #
 # **What can be compared.** With the offline default the kit runs a toy encoder on toy birds, not CLIP on CUB:
 # its absolute numbers are not the paper's and should not be. What must carry over are the paper's *findings*,
-# which are statements about orderings: FBMP coalitions beat one-to-one matching; trained SAEs beat untrained
+# which are statements about orderings: {term}`FBMP` {term}`coalitions <coalition>` beat one-to-one matching; trained SAEs beat untrained
 # ones; interpretability does not keep growing with the dictionary. The checks below are computed, so the
 # verdicts follow whatever the numbers say. Run this notebook with the `paper` profile (a GPU, synCUB from the
 # Hub, the CUB-200-2011 folder) to compare like with like.
@@ -25,14 +25,15 @@
 # **What you will learn**
 #
 # - how the paper's published numbers ship with the kit and how its figures are redrawn from them;
-# - how `kit.findings` states each of the paper's claims as a test with a direction and a separation, and which
+# - how {mod}`kit.findings` states each of the paper's claims as a test with a direction and a separation, and which
 #   of them this run reproduces;
 # - where the kit's implementation differs from the reference code, and which option reproduces the reference.
 #
 # **What you need**
 #
 # - the dictionary-size study of [chapter 9](09_dictionary_size.ipynb) (its SAEs and rows come from the cache);
-# - the baselines of [chapter 8](08_sanity_checks.ipynb).
+# - the baselines of [chapter 8](08_sanity_checks.ipynb);
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -176,11 +177,11 @@ if out_dir:
 # %% [markdown]
 # ## The sanity check under the reference protocol
 #
-# The paper's untrained baseline (the reference code's `FrozenEncoderSAE`) is not the kit's untrained twin. Its
-# codes are the *dense* pre-activations $x \cdot W_\text{enc}$ of a Kaiming-uniform encoder on the raw
-# embedding, so every positive projection "fires" — about half of all latents on every image — and it is built
-# anew at every stage of the pipeline from the global random state: the TAPAScore stage encodes the pairs with a
-# *different* random encoder from the one whose latents were matched. `kit.evaluate` offers both readings:
+# The paper's untrained baseline (the reference code's `FrozenEncoderSAE`) is not the kit's {term}`untrained twin`. Its
+# {term}`codes <code>` are the *dense* pre-activations $x \cdot W_\text{enc}$ of a Kaiming-uniform encoder on the raw
+# embedding, so every positive projection "{term}`fires <firing>`" — about half of all {term}`latents <latent>` on every image — and it is built
+# anew at every stage of the pipeline from the global random state: the TAPAScore stage encodes the {term}`pairs <pair>` with a
+# *different* random encoder from the one whose latents were matched. {mod}`kit.evaluate` offers both readings:
 # `paper_untrained` (dense codes, the encoder drawn again for TAPAScore, reproducibly with the next seed) and
 # `dense_sign` (the same dense encoder for both stages), beside the kit's `untrained` twin (same family, $k$ and
 # preprocessing as the SAE, one encoder for both stages) and `random` codes. Here they are for one SAE of the
