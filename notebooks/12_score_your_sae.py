@@ -12,7 +12,7 @@
 # # Score your own SAE
 #
 # You trained an SAE elsewhere — with SAELens, dictionary_learning, overcomplete or this kit — on CLIP or DINOv2
-# embeddings, and you want its MATCHScore, ΔMATCHScore, TAPAScore and baseline metrics next to the paper's
+# embeddings, and you want its {term}`MATCHScore`, {term}`ΔMATCHScore`, {term}`TAPAScore` and baseline metrics next to the paper's
 # {cite}`klotz2026evaluating`. That is one command:
 #
 # ```bash
@@ -20,14 +20,14 @@
 #     --concepts-dir data/CUB_200_2011
 # ```
 #
-# `kit score` recognises the folder's format (`kit.sae.load_any`: a kit folder, SAELens' `cfg.json` +
+# {mod}`kit score <kit.score>` recognises the folder's format ({func}`kit.sae.load_any`: a kit folder, SAELens' `cfg.json` +
 # `sae_weights.safetensors`, dictionary_learning's `ae.pt` + `config.json`), embeds the benchmark through the
-# cache, checks that the SAE's input width is the encoder's, builds the SAE's baselines — its untrained twin (same
-# family, size, $k$ and input preprocessing) and random codes — and scores all three with `kit.evaluate.evaluate`,
+# cache, checks that the SAE's input width is the encoder's, builds the SAE's baselines — its {term}`untrained twin` (same
+# family, size, $k$ and input preprocessing) and {term}`random codes <random codes baseline>` — and scores all three with {func}`kit.evaluate.evaluate`,
 # the same call every chapter of this book makes. It writes `results.json` (every number as a row, with the full
 # configuration) and a scorecard.
 #
-# Offline there is no SAE of yours to download, so this chapter makes one: it trains the book's standard TopK SAE,
+# Offline there is no SAE of yours to download, so this chapter makes one: it trains the book's standard {term}`TopK` SAE,
 # hands its weights to **SAELens** and lets SAELens save it in its own format — then scores that folder as a
 # stranger's SAE. Set `sae_path` to your own folder to score yours instead.
 #
@@ -40,7 +40,8 @@
 #
 # - an SAE folder (kit, SAELens or dictionary_learning), or nothing: the chapter makes one;
 # - the metrics and baselines of chapters [5](05_matching.ipynb), [6](06_tapascore.ipynb) and
-#   [8](08_sanity_checks.ipynb).
+#   [8](08_sanity_checks.ipynb);
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -128,7 +129,7 @@ if not sae_path:
 
 # %% [markdown]
 # `kit.sae.load_any` reads the folder without importing SAELens (the format is two files: a JSON config and
-# safetensors weights). For the SAE this chapter made, the loaded model must give the codes of the SAE it came
+# safetensors weights). For the SAE this chapter made, the loaded model must give the {term}`codes <code>` of the SAE it came
 # from — exactly, not approximately — or the scores below would be someone else's:
 
 # %%
@@ -165,7 +166,7 @@ print("wrote", ", ".join(sorted(p.name for p in out.iterdir())))
 #
 # `scorecard.md` (and the same as `scorecard.html`): the facts of the run, the paper's metrics for the SAE and its
 # two baselines with 95% bootstrap intervals, every further metric, and the paper's published numbers for the same
-# dataset — for the same family and dictionary size where the paper has them — labelled as published.
+# dataset — for the same family and {term}`dictionary size` where the paper has them — labelled as published.
 
 # %%
 display(Markdown((out / "scorecard.md").read_text().split("\n", 1)[1]))
@@ -173,7 +174,7 @@ display(Markdown((out / "scorecard.md").read_text().split("\n", 1)[1]))
 # %% [markdown]
 # ## Reading it
 #
-# `results.json` holds every number of the scorecard as a row (the columns of `kit.results.COLUMNS`), so a
+# `results.json` holds every number of the scorecard as a row (the columns of {data}`kit.results.COLUMNS`), so a
 # comparison across SAEs is a concatenation and a pivot. What this run says, written from those rows:
 
 # %% tags=["remove-input"]
@@ -212,9 +213,9 @@ display(Markdown(" ".join(text)))
 # ```{admonition} Solution
 # :class: dropdown
 # Only MATCHScore, ΔMATCHScore, TAPAScore and Δ_stay remain, for each criterion and role
-# (`kit.results.PAPER_METRICS`); the baseline metrics (probes, CKNNA, absorption, …) are what takes most of the
+# ({data}`kit.results.PAPER_METRICS`); the baseline metrics (probes, CKNNA, absorption, …) are what takes most of the
 # time of `--metrics all`. `benchmarks/bench_score.py` times both: on the project's 2-core CPU machine, with the
-# offline benchmark's embeddings cached and a TopK SAE of 4,096 latents, 20 s with the paper's metrics against
+# offline benchmark's embeddings cached and a TopK SAE of 4,096 {term}`latents <latent>`, 20 s with the paper's metrics against
 # 115 s with all of them (the measurement quoted in the README).
 # ```
 #
