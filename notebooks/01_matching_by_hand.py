@@ -89,7 +89,7 @@ pd.DataFrame(B.astype(int), images, latents)
 #
 # $$F_\beta(y, b) = \frac{(1+\beta^2)\,|y \wedge b|}{\beta^2 |y| + |b|}, \qquad F_1 = \frac{2\,|y\wedge b|}{|y|+|b|}.$$
 #
-# All true-positive counts of all concept–latent {term}`pairs <pair>` come out of **one matrix product** $Y^\top B$ — the trick
+# All true-positive counts of all concept–latent pairs come out of **one matrix product** $Y^\top B$ — the trick
 # that makes the kit fast.
 
 # %%
