@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import kit.sae as S
 from kit.errors import CheckpointError, ConfigError, DataError
 from kit.planted import make_world
+from kit.sae import losses
 
 FAST = dict(batch_size=64, max_steps=12, lr=1e-3, progress=False, val_fraction=0.2, eval_every=4, log_every=1)
 
@@ -237,3 +238,22 @@ def test_stopped_early_reads_the_history(world):
     assert S.stopped_early(long) and not S.stopped_early(short)
     assert long.history.step.max() < 400 * 8  # it ended before its epochs ran out
     assert not S.stopped_early(S.untrained("topk", world.X.shape[1], 16, k=2))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 30), st.integers(1, 8), st.floats(0.01, 20.0), st.integers(0, 2**16))
+def test_auxk_loss_is_its_documented_definition(n, d, size, seed):
+    """kit.sae.losses.auxk_loss against a literal reading of its docstring: NMSE of the detached residual e
+    predicted as α·ê, α = ⟨e, ê⟩/‖ê‖² clamped to [AUX_MIN_SCALE, 1] and detached (its gradient in ê is α times
+    the unshrunk one's at α·ê; none reaches e)."""
+    g = torch.Generator().manual_seed(seed)
+    e = torch.randn(n, d, generator=g, dtype=torch.float64).requires_grad_()
+    e_hat = (size * torch.randn(n, d, generator=g, dtype=torch.float64)).requires_grad_()
+    loss = losses.auxk_loss(e, e_hat)
+    loss.backward()
+    E, Eh = e.detach(), e_hat.detach()
+    alpha = min(max(float((E * Eh).sum() / (Eh * Eh).sum()), losses.AUX_MIN_SCALE), 1.0)
+    var = float(((E - E.mean(0)) ** 2).sum() / n)
+    assert float(loss) == pytest.approx(float(((E - alpha * Eh) ** 2).sum()) / n / var, rel=1e-9)
+    torch.testing.assert_close(e_hat.grad, -2 * alpha * (E - alpha * Eh) / n / var)
+    assert e.grad is None or not e.grad.any()
