@@ -327,8 +327,9 @@ Markdown("\n".join(f"- {b}" for b in bullets) + "\n\n"
 # {cite}`gao2024scaling` gives them a second chance: a latent that has not fired for `dead_after` batches counts
 # as dead, and an auxiliary loss asks the top `k_aux` dead latents to reconstruct what the live ones missed (the
 # residual $x - \hat x$; the kit shrinks that reconstruction by a fitted factor so that it does not overshoot the
-# residual), weighted by `aux_weight` (1/32). The gradient of that loss moves the dead latents
-# towards directions the data needs.
+# residual — a deviation from the paper and from SAELens, which compare it to the residual as it is; the tests
+# check the rest of the definition against SAELens), weighted by `aux_weight` (1/32). The gradient of that loss
+# moves the dead latents towards directions the data needs.
 #
 # To test it we train a larger dictionary with a small $k$ twice, once with AuxK and once without
 # (`aux_weight=0`), with the same training settings (batches, epochs, learning rate) as above.
@@ -356,7 +357,12 @@ aux_table.round(3)
 # pre-activations to reconstruct the residual $e = x - \hat x$; their reconstruction $\hat e$ is shrunk by
 # $\alpha = \langle e, \hat e\rangle / \lVert \hat e\rVert^2$, clamped to $[0.1, 1]$. The gradient reaches each
 # dead latent only through that scaled sum; to be revived, a latent must end up with a pre-activation among the
-# top $k$ of the live ones. At the end of training, on the training images, for the run with AuxK:
+# top $k$ of the live ones. At the end of training, on the training images, for the run with AuxK: how big
+# $\hat e$ is against $e$, how far the dead latents are from the top $k$ (the $k$-th largest live pre-activation
+# against the largest dead one), and how much of the residual any one latent could take — a latent is one
+# direction shared by all images, and the residual's strongest such direction is its first principal axis
+# (the RMS of the residual along it, and the share of images on which it carries more than the $k$-th live
+# pre-activation).
 
 # %%
 aux_on = aux_saes[aux_runs.index("AuxK")]
@@ -369,9 +375,19 @@ with torch.no_grad():
     vals, idx = pre.masked_fill(~dead_train, -torch.inf).topk(k_aux, dim=1)
     e_hat = torch.einsum("nk,nkd->nd", torch.relu(vals), aux_on.W_dec[idx])
     alpha = float((e * e_hat).sum() / e_hat.pow(2).sum())
+    kth_live = pre[:, ~dead_train].topk(aux_k, dim=1).values[:, -1]
+    dead_max = pre.masked_fill(~dead_train, -torch.inf).max(1).values
+    axis = torch.linalg.svd(e, full_matrices=False).Vh[0]
+    along = (e @ axis).abs()
 aux_mechanism = {"dead on the training images": float(dead_train.float().mean()), "k_aux": k_aux,
                  "‖ê‖ / ‖e‖ (mean over images)": float(e_hat.norm(dim=1).mean() / e.norm(dim=1).mean()),
-                 "α before the clamp": alpha}
+                 "α before the clamp": alpha,
+                 "k-th live pre-activation (median)": float(kth_live.median()),
+                 "largest dead pre-activation (median)": float(dead_max.median()),
+                 "images where a dead latent reaches the top k": float((dead_max > kth_live).float().mean()),
+                 "‖e‖ (median)": float(e.norm(dim=1).median()),
+                 "RMS of e along its first principal axis": float(along.pow(2).mean().sqrt()),
+                 "images where that axis carries more than the k-th live": float((along > kth_live).float().mean())}
 pd.Series(aux_mechanism).to_frame("AuxK run").round(3)
 
 # %% tags=["remove-input"]
@@ -396,6 +412,18 @@ Markdown(
        f"over {aux_mechanism['k_aux']} latents at that scale, and after {aux_steps} steps the dead fraction is "
        "where it is without AuxK. "
        if ratio > 2 and not works else "")
+    + (f"Why it cannot work here, measured: to fire, a dead latent needs a pre-activation above the k-th "
+       f"(k = {aux_k}) largest live one ({aux_mechanism['k-th live pre-activation (median)']:.2f}, median over "
+       f"the training images); the largest dead one stays at {aux_mechanism['largest dead pre-activation (median)']:.2f}, and "
+       f"on {aux_mechanism['images where a dead latent reaches the top k']:.0%} of the images a dead latent would "
+       "enter the top k. AuxK can only move a dead latent towards a direction of the residual, and the residual "
+       f"has none strong enough: its norm is {aux_mechanism['‖e‖ (median)']:.1f}, but spread over many "
+       "directions — along its strongest one, the first principal axis, it has an RMS of "
+       f"{aux_mechanism['RMS of e along its first principal axis']:.2f}, and only on "
+       f"{aux_mechanism['images where that axis carries more than the k-th live']:.0%} of the images does that "
+       "axis carry more than the k-th live pre-activation. What the live latents miss is not a feature that a "
+       "revived latent could encode and win a slot with, so there is nothing for AuxK to revive. "
+       if not works and aux_mechanism["images where that axis carries more than the k-th live"] < 0.1 else "")
     + "AuxK was designed for dictionaries of millions of latents trained on billions of tokens, where a latent "
     f"counts as dead after millions of inputs; this one is {aux_dict_size // d} times the embedding width, trained "
     f"for {aux_steps} steps on about "
