@@ -11,7 +11,8 @@ nothing is asserted.
    floor: everything else is overhead). Best of N, the sizes of one D interleaved. One read of B (a
    ``count_nonzero`` pass) is printed beside it: any method reads B once, and at C = 10 that read alone
    is of the order of all the products. So is FBMP's set-up (B's nonzeros located and sorted into the
-   CSR, timed on its own), which any sparse method pays once whatever C is.
+   CSR, timed on its own), which any sparse method pays once whatever C is (``kit.evaluate`` pays it once per
+   model for all its criteria: ``fbmp`` and ``one_to_one`` take the prepared ``LatentCounts``).
 2. Time and peak memory at D = 65,536 (and the dense backend at 16,384), each in a fresh process, so that the
    peak RSS is FBMP's own.
 3. Same-split vs held-out MATCHScore(3) on planted data as D grows.
