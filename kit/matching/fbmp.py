@@ -21,7 +21,7 @@ import numpy as np
 
 from kit.arrays import resolve_device
 from kit.errors import ConfigError, DataError
-from kit.matching._binary import LatentCounts, as_labels
+from kit.matching._binary import LatentCounts, as_firing, as_labels
 from kit.types import Matching
 
 EXACT_DENOMINATOR = 2**26  # float64 quotients of integers below this keep every order and tie
@@ -83,12 +83,14 @@ def fbmp(Y: Any, B: Any, beta: float = 0.5, max_size: int = 20, *, device: str =
     p, q = beta_fraction(beta)
     if not isinstance(max_size, (int, np.integer)) or isinstance(max_size, bool) or max_size < 1:
         raise ConfigError(f"max_size must be an integer ≥ 1, got {max_size!r}")
-    counter = prepared(B, device, backend, chunk_bytes)
-    n = counter.n
+    if not isinstance(B, LatentCounts):
+        B = as_firing(B)
+    n = B.shape[0] if isinstance(B, np.ndarray) else B.n
     Y = as_labels(Y, n)
-    if (p + q) * n >= EXACT_DENOMINATOR:
+    if (p + q) * n >= EXACT_DENOMINATOR:  # refused before B is prepared
         raise DataError(f"fbmp: {n} samples is too many for exact comparison at beta={beta} "
                         f"(need (a²+b²)·N < 2^26 with beta=a/b)")
+    counter = prepared(B, device, backend, chunk_bytes)
     Yt = np.ascontiguousarray(Y.T)  # bool[C, N]
     c = Yt.shape[0]
     pos = Yt.sum(axis=1, dtype=np.int64)
