@@ -384,10 +384,10 @@ aux_mechanism = {"dead on the training images": float(dead_train.float().mean())
                  "α before the clamp": alpha,
                  "k-th live pre-activation (median)": float(kth_live.median()),
                  "largest dead pre-activation (median)": float(dead_max.median()),
-                 "images where a dead latent reaches the top k": float((dead_max > kth_live).float().mean()),
+                 "images where a dead latent is in the top k": float((dead_max > kth_live).float().mean()),
                  "‖e‖ (median)": float(e.norm(dim=1).median()),
                  "RMS of e along its first principal axis": float(along.pow(2).mean().sqrt()),
-                 "images where that axis carries more than the k-th live": float((along > kth_live).float().mean())}
+                 "images where that axis beats the k-th live": float((along > kth_live).float().mean())}
 pd.Series(aux_mechanism).to_frame("AuxK run").round(3)
 
 # %% tags=["remove-input"]
@@ -415,15 +415,15 @@ Markdown(
     + (f"Why it cannot work here, measured: to fire, a dead latent needs a pre-activation above the k-th "
        f"(k = {aux_k}) largest live one ({aux_mechanism['k-th live pre-activation (median)']:.2f}, median over "
        f"the training images); the largest dead one stays at {aux_mechanism['largest dead pre-activation (median)']:.2f}, and "
-       f"on {aux_mechanism['images where a dead latent reaches the top k']:.0%} of the images a dead latent would "
+       f"on {aux_mechanism['images where a dead latent is in the top k']:.0%} of the images a dead latent would "
        "enter the top k. AuxK can only move a dead latent towards a direction of the residual, and the residual "
        f"has none strong enough: its norm is {aux_mechanism['‖e‖ (median)']:.1f}, but spread over many "
        "directions — along its strongest one, the first principal axis, it has an RMS of "
        f"{aux_mechanism['RMS of e along its first principal axis']:.2f}, and only on "
-       f"{aux_mechanism['images where that axis carries more than the k-th live']:.0%} of the images does that "
+       f"{aux_mechanism['images where that axis beats the k-th live']:.0%} of the images does that "
        "axis carry more than the k-th live pre-activation. What the live latents miss is not a feature that a "
        "revived latent could encode and win a slot with, so there is nothing for AuxK to revive. "
-       if not works and aux_mechanism["images where that axis carries more than the k-th live"] < 0.1 else "")
+       if not works and aux_mechanism["images where that axis beats the k-th live"] < 0.1 else "")
     + "AuxK was designed for dictionaries of millions of latents trained on billions of tokens, where a latent "
     f"counts as dead after millions of inputs; this one is {aux_dict_size // d} times the embedding width, trained "
     f"for {aux_steps} steps on about "
