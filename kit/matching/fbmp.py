@@ -74,7 +74,7 @@ def fbmp(Y: Any, B: Any, beta: float = 0.5, max_size: int = 20, *, device: str =
     """F-beta matching pursuit of every concept on the firing patterns.
 
     Y: bool[N, C] annotations; B: bool[N, D] firing patterns (:func:`kit.matching.binarize`), numpy or torch,
-    or a :class:`LatentCounts` prepared from them (shared by several matchings of the same B; :func:`prepared`);
+    or a :class:`LatentCounts` prepared from them (shared by several matchings of the same B);
     beta: β of the selection score (paper: 1, 0.5, 0.25); max_size: most latents per concept.
     Returns a :class:`~kit.types.Matching` with ``rec_f1: float[C, max_size]`` and ``params["support"]``
     (positives per concept). ``device``/``backend``/``chunk_bytes`` choose where and in what blocks the counts
