@@ -16,18 +16,18 @@
 # $$z = \sigma\big(W_{\text{enc}}^\top (x - b_{\text{dec}}) + b_{\text{enc}}\big) \in \mathbb{R}^D_{\ge 0},
 # \qquad \hat x = W_{\text{dec}}^\top z + b_{\text{dec}},$$
 #
-# with $D$ latents (typically $D \gg d$; the offline default uses $D = 256$ for $d = 128$) and unit-norm
+# with $D$ {term}`latents <latent>` (typically $D \gg d$; the offline default uses $D = 256$ for $d = 128$) and unit-norm
 # decoder rows. It is trained to reconstruct $x$ while keeping $z$ **sparse** — few latents active per image —
 # in the hope that each latent then stands for one thing a person would name. The families of SAEs differ only
 # in the sparsifying activation $\sigma$ and in how sparsity is paid for:
 #
 # | family | activation $\sigma$ | sparsity comes from |
 # |---|---|---|
-# | ReLU + L1 {cite}`cunningham2023sparse` | $\max(0, u)$ | an L1 penalty on $z$ in the loss |
-# | TopK {cite}`gao2024scaling` | keep the $k$ largest $u_j$ of each image | the architecture: exactly $k$ active |
-# | BatchTopK {cite}`bussmann2024batchtopk` | keep the $k \cdot B$ largest of a batch of $B$ images | $k$ active *on average*; a learned threshold at inference |
-# | Matryoshka {cite}`bussmann2025matryoshka` | BatchTopK | plus: nested prefixes of the dictionary must each reconstruct $x$ |
-# | JumpReLU {cite}`rajamanoharan2024jumprelu` | $u \cdot \mathbb{1}[u > \theta_j]$, a learned threshold per latent | an L0 penalty (straight-through gradients) |
+# | {term}`ReLU + L1 <ReLU-L1>` {cite}`cunningham2023sparse` | $\max(0, u)$ | an L1 penalty on $z$ in the loss |
+# | {term}`TopK` {cite}`gao2024scaling` | keep the $k$ largest $u_j$ of each image | the architecture: exactly $k$ active |
+# | {term}`BatchTopK` {cite}`bussmann2024batchtopk` | keep the $k \cdot B$ largest of a batch of $B$ images | $k$ active *on average*; a learned threshold at inference |
+# | {term}`Matryoshka` {cite}`bussmann2025matryoshka` | BatchTopK | plus: nested prefixes of the dictionary must each reconstruct $x$ |
+# | {term}`JumpReLU` {cite}`rajamanoharan2024jumprelu` | $u \cdot \mathbb{1}[u > \theta_j]$, a learned threshold per latent | an L0 penalty (straight-through gradients) |
 #
 # This chapter trains all five on the embeddings of the offline benchmark **in one pass over the data**, looks
 # at their training curves and at the usual proxies (reconstruction, sparsity, dead and dense latents), shows
@@ -36,13 +36,15 @@
 #
 # **What you will learn**
 # - the five SAE families the kit trains and how each makes its codes sparse;
-# - how to read training curves and the proxies (FVU, L0, dead and dense latents), against an untrained twin;
+# - how to read training curves and the proxies (FVU, L0, dead and dense latents), against an {term}`untrained twin`;
 # - what AuxK does against dead latents, and when it matters;
 # - how an SAE trained with another library (raw tensors, SAELens) enters the kit.
 #
 # **What you need**
 # - the embeddings of [Embeddings](03_embeddings.ipynb) (computed here if they are not in the cache);
-# - a few minutes of CPU to train the SAEs the first time (they are cached for the later chapters).
+# - a few minutes of CPU to train the SAEs the first time (they are cached for the later chapters);
+# - the [glossary](../book/glossary.md) for the words of the method and the [API reference](../book/api.md) for the
+#   kit's functions.
 
 # %% tags=["parameters"]
 smoke = False
@@ -153,10 +155,10 @@ print(f"train {X_train.shape}, test {X_test.shape}")
 # %% [markdown]
 # ## Five SAEs in one pass
 #
-# `kit.sae.train_many` trains several SAEs on the **same batches**: each batch is drawn, checked and
+# {func}`kit.sae.train_many` trains several SAEs on the **same batches**: each batch is drawn, checked and
 # preprocessed once and every SAE takes its own step on it. An SAE trained in such a sweep is identical, bit
 # for bit on the CPU, to the one trained alone; the sweep saves the data work, not the SAEs' own arithmetic.
-# `kit.pipeline.train_cached` wraps it with a cache keyed by the data and the full training configuration:
+# {func}`kit.pipeline.train_cached` wraps it with a cache keyed by the data and the full training configuration:
 # the first chapter to ask for an SAE trains it, the others load it.
 #
 # The k families (TopK, BatchTopK, Matryoshka) train on their kept codes only. Their pre-activations
@@ -166,7 +168,7 @@ print(f"train {X_train.shape}, test {X_test.shape}")
 # $k$ rows of $W_\text{dec}$ instead of multiplying by a mostly-zero $z$. The tests check that loss and
 # gradients equal those of the dense computation.
 #
-# The training settings are the fields of `kit.sae.TrainConfig`; its defaults are the paper's. The chapter's
+# The training settings are the fields of {class}`kit.sae.TrainConfig`; its defaults are the paper's. The chapter's
 # parameters set `dict_size`, `k`, `epochs`, `batch_size`, `standardize` and `lr`; the offline profile trains
 # with batches of 128 rather than the paper's 1,024 — the offline benchmarks have about 2,000 training images,
 # and batches of 1,024 would leave an SAE only a few dozen optimiser steps — and for at most 20 epochs.
@@ -221,8 +223,8 @@ last.round(3)
 # They are metrics of the book's one evaluation core: `kit.evaluate.evaluate` with the proxy metric names
 # computes them (through `kit.metrics.proxies`, one pass) on the test split, for the SAE and for the references
 # it builds to match it: the **untrained** twin (same family, size, $k$, input preprocessing and seed, at its
-# random initialisation: `kit.sae.untrained`) and, for TopK, **random** codes that ignore the image
-# (`kit.sae.random_codes`). They are what ΔMATCHScore subtracts in the next chapter,
+# random initialisation: {func}`kit.sae.untrained`) and, for TopK, **random** codes that ignore the image
+# ({func}`kit.sae.random_codes`). They are what ΔMATCHScore subtracts in the next chapter,
 # [Matching latents to concepts](05_matching.ipynb). Each number is a row
 # (`metric`, `role`, `value`, bootstrap interval over the test images); the table below is a pivot of the rows,
 # and the explained variance is $1 - \text{FVU}$ of the same row.
