@@ -83,8 +83,9 @@ from safetensors.torch import save_file
 from kit.evaluate import EvalConfig, EvalData, evaluate
 from kit.metrics import ProxiesConfig
 from kit.pipeline import PipelineConfig, prepare, train_cached
+from kit.planted import make_world
 from kit.runner import param_path
-from kit.sae import TrainConfig, encode_array, from_saelens, from_tensors
+from kit.sae import TrainConfig, encode_array, from_saelens, from_tensors, train
 from kit.sae import families as fam
 
 cache_dir, concepts_dir = param_path(cache_dir), param_path(concepts_dir)  # relative: to the repository root
@@ -431,6 +432,38 @@ Markdown(
     f"for {aux_steps} steps on about "
     f"{round(len(X_train) * (1 - TrainConfig(dict_size=aux_dict_size).val_fraction), -2):,.0f} embeddings, and "
     f"a latent counts as dead after {TrainConfig(dict_size=aux_dict_size).dead_after} batches."
+)
+
+# %% [markdown]
+# ### Where AuxK does what it is for
+#
+# AuxK needs a residual with directions a revived latent could take over: features the live latents leave out.
+# The planted world of [Metric validity](10_metric_validity.ipynb) is built that way — every embedding is a sum
+# of about seven of 26 known directions in 64 dimensions, plus a little noise — so a TopK SAE with $k = 2$ misses
+# whole features on every image. The same comparison there, on 2,000 of its points (a 256-latent TopK, the same settings with and without
+# AuxK, a latent counting as dead after 10 batches), over two seeds:
+
+# %%
+aux_world_runs = []
+for s in (seed, seed + 1):
+    world = make_world(n_samples=500 if smoke else 2000, seed=s)
+    for w in (TrainConfig(dict_size=256).aux_weight, 0.0):
+        m = train(world.X, "topk", dict_size=256, k=2, batch_size=64, max_steps=60 if smoke else 300, lr=3e-3,
+                  dead_after=10, val_fraction=0, aux_weight=w, seed=s, progress=False)
+        aux_world_runs.append({"seed": s, "run": "AuxK" if w > 0 else "no AuxK",
+                               "dead fraction": float(((encode_array(m, world.X) > 0).sum(0) == 0).mean())})
+aux_world = pd.DataFrame(aux_world_runs).pivot(index="seed", columns="run", values="dead fraction")
+aux_world.round(3)
+
+# %% tags=["remove-input"]
+fewer = int((aux_world["AuxK"] < aux_world["no AuxK"] - 0.02).sum())
+Markdown(
+    f"On the planted world AuxK ends with fewer dead latents in {fewer} of {len(aux_world)} seeds: "
+    + ", ".join(f"{r['AuxK']:.0%} against {r['no AuxK']:.0%} (seed {i})" for i, r in aux_world.iterrows())
+    + (". There the residual holds the features the live latents miss, and AuxK hands them to dead latents; "
+       "on the toy embeddings above it has no such direction to work with."
+       if fewer == len(aux_world) else
+       ". Even here AuxK does not revive latents in every seed.")
 )
 
 # %% [markdown]
