@@ -76,6 +76,7 @@ import seaborn as sns
 from IPython.display import Markdown
 from PIL import Image
 from sklearn.metrics import roc_auc_score
+import yaml
 
 from kit import data
 from kit.data.build import choose_swaps, fit_probe, instruction, verify
@@ -519,7 +520,9 @@ Markdown(
 #
 # `kit.data.publish(folder, "owner/name", tag="v1.0")` uploads (with the token of the logged-in user)
 # and tags the commit so that loaders can pin it. With `dry_run_dir` it writes exactly the folder it would
-# upload, and uploads nothing — here into a temporary directory, for the toy-synCUB benchmark:
+# upload, and uploads nothing — here into a temporary directory, for the toy-synCUB benchmark. The folder loads
+# with the kit's loader and, as it is, with `datasets.load_dataset` (the concept indices as named `ClassLabel`s;
+# configs `unpaired` and `attributes` beside the pairs):
 
 # %%
 import datasets  # noqa: E402
@@ -531,10 +534,16 @@ with tempfile.TemporaryDirectory() as tmp:
     listing = sorted(str(p.relative_to(upload)) for p in upload.rglob("*") if "images" not in p.parts)
     card = (upload / "README.md").read_text(encoding="utf-8")
     reread = data.load_paired(upload)
+    pairs = datasets.load_dataset(str(upload), split="test", cache_dir=str(Path(tmp) / "hf"))
 print(f"dry run written in {time.perf_counter() - t0:.1f} s; besides images/ it holds:", listing)
-print(f"the upload folder loads back: {reread.n_pairs} pairs")
+print(f"the upload folder loads back: {reread.n_pairs} pairs with the kit's loader, {pairs.num_rows} rows with "
+      f"datasets.load_dataset")
+old_names = pairs.features["old_attr_idx"].names
+print(f"old_attr_idx is a ClassLabel of {len(old_names)} names; the first pair swaps "
+      f"{old_names[pairs[0]['old_attr_idx']]!r} for {old_names[pairs[0]['new_attr_idx']]!r}")
 _, front_matter, body = card.split("---\n", 2)
-print(front_matter)
+meta = yaml.safe_load(front_matter)
+print("the card's front matter:", ", ".join(meta), "\nconfigs:", [c["config_name"] for c in meta["configs"]])
 
 # %% [markdown]
 # Below the front matter, the card's prose with the filled-in numbers:
