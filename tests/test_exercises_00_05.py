@@ -28,11 +28,16 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _read(text: str) -> str:
+    """MyST roles as a reader sees them: {term}`edits <edit>` → edits, {func}`kit.x` → kit.x."""
+    return re.sub(r"\{[a-z:]+\}`([^`<]*?)\s*(?:<[^`]*>)?`", r"\1", text)
+
+
 def solutions(chapter: str) -> str:
-    """The Markdown of a chapter's exercises section, whitespace collapsed."""
+    """The Markdown of a chapter's exercises section as a reader sees it, whitespace collapsed."""
     nb = jupytext.read(ROOT / "notebooks" / f"{chapter}.py")
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    return _plain(text[text.index("## Exercises"):])
+    return _plain(_read(text[text.index("## Exercises"):]))
 
 
 def says(chapter: str, *sentences: str) -> None:
