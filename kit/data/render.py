@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -24,6 +26,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from tqdm.auto import tqdm
 
+from kit._version import __version__
+from kit.data.layout import write_benchmark
 from kit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -259,3 +263,23 @@ def render_all(
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
             for done in ex.map(_render_chunk, [(render, c, size, supersample) for c in chunks]):
                 bar.update(done)
+
+
+def write_rendered(folder: str | os.PathLike, benchmark: str, plan: RenderPlan, cfg,
+                   render: Callable[[dict, int], Image.Image], names: Sequence[str], names_file: str, *,
+                   progress: bool = False) -> Path:
+    """Render a planned toy benchmark's images (``plan.orig``, ``plan.edit``, ``plan.images`` at the paths of
+    ``plan.meta`` and ``plan.unpaired``) and write the folder in the Hub layout (:func:`kit.data.layout.write_benchmark`)
+    with ``render_config.json``: the benchmark, kit and render versions and every field of ``cfg`` (a dataclass
+    with ``size`` and ``workers``)."""
+    meta, unpaired = plan.meta, plan.unpaired
+
+    def draw(root: Path) -> None:
+        paths = [*meta["orig_image"], *meta["syn_image"], *unpaired["image"]]
+        specs = [*plan.orig, *plan.edit, *plan.images]
+        jobs = [(str(root / p), spec) for p, spec in zip(paths, specs, strict=True)]
+        render_all(render, jobs, cfg.size, workers=cfg.workers, progress=progress, desc=f"render {benchmark}")
+
+    made = {"benchmark": benchmark.lower(), "kit_version": __version__, "render_version": RENDER_VERSION,
+            **asdict(cfg)}
+    return write_benchmark(folder, meta, names, names_file, ("render_config.json", made), draw, unpaired)

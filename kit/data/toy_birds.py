@@ -25,17 +25,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from kit._version import __version__
-from kit.data.layout import SYNCUB_COLUMNS, format_list, write_benchmark
+from kit.data.layout import SYNCUB_COLUMNS, format_list
 from kit.data.render import (
-    RENDER_VERSION,
     Frame,
     RenderPlan,
     apply_light,
@@ -47,12 +45,12 @@ from kit.data.render import (
     gradient,
     light_words,
     paste_texture,
-    render_all,
     rotate,
     sample_light,
     shade,
     texture,
     value_noise,
+    write_rendered,
 )
 from kit.errors import ConfigError
 
@@ -785,14 +783,5 @@ def render_toy_syncub(
     over the images rendered.
     """
     cfg = ToyBirdsConfig(n_pairs=n_pairs, n_images=n_images, seed=seed, **settings)
-    plan = plan_toy_syncub(cfg)
-    meta, unpaired = plan.meta, plan.unpaired
-
-    def draw(root: Path) -> None:
-        jobs = [(str(root / p), s) for p, s in zip(meta["orig_image"], plan.orig)]
-        jobs += [(str(root / p), s) for p, s in zip(meta["syn_image"], plan.edit)]
-        jobs += [(str(root / p), s) for p, s in zip(unpaired["image"], plan.images)]
-        render_all(render_bird, jobs, cfg.size, workers=cfg.workers, progress=progress, desc="render toy-synCUB")
-
-    made = {"benchmark": "toy-syncub", "kit_version": __version__, "render_version": RENDER_VERSION, **asdict(cfg)}
-    return write_benchmark(folder, meta, ATTRIBUTES, "attributes.txt", ("render_config.json", made), draw, unpaired)
+    return write_rendered(folder, "toy-synCUB", plan_toy_syncub(cfg), cfg, render_bird, ATTRIBUTES, "attributes.txt",
+                          progress=progress)

@@ -24,10 +24,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from kit._version import __version__
-from kit.data.layout import SYNCOCO_COLUMNS, format_list, write_benchmark
+from kit.data.layout import SYNCOCO_COLUMNS, format_list
 from kit.data.render import (
-    RENDER_VERSION,
     Frame,
     RenderPlan,
     apply_light,
@@ -37,11 +35,11 @@ from kit.data.render import (
     ellipse,
     gradient,
     light_words,
-    render_all,
     sample_light,
     shade,
     texture,
     value_noise,
+    write_rendered,
 )
 from kit.errors import ConfigError
 
@@ -682,14 +680,5 @@ def render_toy_syncoco(
     settings: further :class:`ToyScenesConfig` fields; progress: a bar over the images rendered.
     """
     cfg = ToyScenesConfig(n_pairs=n_pairs, n_images=n_images, seed=seed, **settings)
-    plan = plan_toy_syncoco(cfg)
-    meta, unpaired = plan.meta, plan.unpaired
-
-    def draw(root: Path) -> None:
-        jobs = [(str(root / p), s) for p, s in zip(meta["orig_image"], plan.orig)]
-        jobs += [(str(root / p), s) for p, s in zip(meta["syn_image"], plan.edit)]
-        jobs += [(str(root / p), s) for p, s in zip(unpaired["image"], plan.images)]
-        render_all(render_scene, jobs, cfg.size, workers=cfg.workers, progress=progress, desc="render toy-synCOCO")
-
-    made = {"benchmark": "toy-syncoco", "kit_version": __version__, "render_version": RENDER_VERSION, **asdict(cfg)}
-    return write_benchmark(folder, meta, NAMES, "categories.txt", ("render_config.json", made), draw, unpaired)
+    return write_rendered(folder, "toy-synCOCO", plan_toy_syncoco(cfg), cfg, render_scene, NAMES, "categories.txt",
+                          progress=progress)
