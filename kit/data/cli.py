@@ -198,6 +198,7 @@ def _publish(args: argparse.Namespace) -> int:
         token=os.environ.get(args.token_env),
         card=args.card,
         tag=args.tag,
+        progress=show_progress(),
     )
     print(("dry run written to " if args.dry_run else "published: ") + str(out))
     return 0

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from kit.data.files import read_csv
 from kit.data.layout import families
@@ -54,9 +55,14 @@ def _typed(values: pd.Series) -> tuple[list, str]:
     return values.tolist(), "string"
 
 
-def _image(path: str) -> dict:
-    with open(path, "rb") as f:
-        return {"bytes": f.read(), "path": os.path.basename(path)}
+def _images(paths: Sequence[str], bar) -> list[dict]:
+    """The files as ``datasets.Image`` values (bytes and file name), counted on ``bar``."""
+    out = []
+    for path in paths:
+        with open(path, "rb") as f:
+            out.append({"bytes": f.read(), "path": os.path.basename(path)})
+        bar.update()
+    return out
 
 
 def _lists(Y: np.ndarray) -> list[list[int]]:
@@ -96,17 +102,21 @@ def _write(out: Path, rel: str, data: dict, features) -> tuple[str, int, int]:
     return rel, len(ds), int(ds.data.nbytes)
 
 
-def write_configs(folder: str | os.PathLike, bench: PairedBenchmark, out: str | os.PathLike) -> list[Config]:
+def write_configs(folder: str | os.PathLike, bench: PairedBenchmark, out: str | os.PathLike,
+                  progress: bool = False) -> list[Config]:
     """Write the Parquet files of every config of the benchmark in ``folder`` (already read as ``bench``) under
-    ``out/data/``; return the configs as written."""
+    ``out/data/``; return the configs as written. progress: a bar over the images written."""
+    with tqdm(desc="parquet images", unit="image", disable=not progress) as bar:
+        return _write_configs(Path(folder), bench, Path(out), bar)
+
+
+def _write_configs(folder: Path, bench: PairedBenchmark, out: Path, bar) -> list[Config]:
     from datasets import ClassLabel, Features, Image, List, Value
 
-    folder, out = Path(folder), Path(out)
     meta = read_csv(folder / "metadata.csv", "metadata")[0]
     values, feats = pair_columns(meta, bench)
     pairs = Features({"orig_image": Image(), "syn_image": Image(), **feats})
-    data = {"orig_image": [_image(p) for p in bench.orig_images], "syn_image": [_image(p) for p in bench.edit_images],
-            **values}
+    data = {"orig_image": _images(bench.orig_images, bar), "syn_image": _images(bench.edit_images, bar), **values}
     configs = [Config("default", pairs, {"test": _write(out, f"{DATA_DIR}/pairs.parquet", data, pairs)})]
 
     which = "attributes" if bench.groups is not None else "categories"
@@ -128,7 +138,7 @@ def write_configs(folder: str | os.PathLike, bench: PairedBenchmark, out: str | 
             rows = np.flatnonzero(table.split == split)
             if not len(rows):
                 continue
-            data = {c: ([_image(table.images[i]) for i in rows] if c == "image" else
+            data = {c: (_images([table.images[i] for i in rows], bar) if c == "image" else
                         _lists(table.Y[rows]) if c == "labels" else [typed[c][0][i] for i in rows])
                     for c in csv.columns}
             splits[name] = _write(out, f"{DATA_DIR}/unpaired-{split}.parquet", data, features)
