@@ -12,7 +12,8 @@ nothing is asserted.
    ``count_nonzero`` pass) is printed beside it: any method reads B once, and at C = 10 that read alone
    is of the order of all the products. So is FBMP's set-up (B's nonzeros located and sorted into the
    CSR, timed on its own), which any sparse method pays once whatever C is (``kit.evaluate`` pays it once per
-   model for all its criteria: ``fbmp`` and ``one_to_one`` take the prepared ``LatentCounts``).
+   model for all its criteria: ``fbmp`` and ``one_to_one`` take the prepared ``LatentCounts``). The same run
+   from the sparse patterns (a ``csr_array``, as ``binarize(Z, sparse=True)`` returns them) has no such pass.
 2. Time and peak memory at D = 65,536 (and the dense backend at 16,384), each in a fresh process, so that the
    peak RSS is FBMP's own.
 3. Same-split vs held-out MATCHScore(3) on planted data as D grows.
@@ -83,36 +84,42 @@ class ProductClock:
 
 
 def floor_grid(n: int, dims, concepts, repeats: int, clock=time.perf_counter) -> list[dict]:
-    """Per (D, C): best-of-``repeats`` seconds of FBMP, of its sparse products (in FBMP's best run), of one read
-    of B and of FBMP's set-up alone (``LatentCounts``: B's nonzeros into the sorted CSR)."""
+    """Per (D, C): best-of-``repeats`` seconds of FBMP from a dense B and of its sparse products (in FBMP's best
+    run), of one read of B, of FBMP's set-up alone (``LatentCounts``: B's nonzeros into the sorted CSR), and
+    the same three for FBMP from the sparse patterns (``binarize(..., sparse=True)``, made before the clock)."""
+    import scipy.sparse as sp
     import torch  # noqa: F401  (imported before timing)
 
     from kit.matching import fbmp
     from kit.matching._binary import LatentCounts
 
+    keys = ("fbmp", "products", "read", "setup", "fbmp_sparse", "products_sparse", "setup_sparse")
     rows = []
     for d in dims:
         problems = {c: realistic(n, c, d) for c in concepts}
-        best = {c: dict.fromkeys(("fbmp", "products", "read", "setup"), float("inf")) for c in concepts}
+        sparse = {c: sp.csr_array(B) for c, (Y, B) in problems.items()}
+        best = {c: dict.fromkeys(keys, float("inf")) for c in concepts}
         for _ in range(repeats):  # interleaved: every size of this D once per round
             for c, (Y, B) in problems.items():
-                with ProductClock(clock) as products:
-                    t = clock()
-                    m = fbmp(Y, B, device="cpu")
-                    dt = clock() - t
+                for given, name in ((B, "fbmp"), (sparse[c], "fbmp_sparse")):
+                    with ProductClock(clock) as products:
+                        t = clock()
+                        m = fbmp(Y, given, device="cpu")
+                        dt = clock() - t
+                    if dt < best[c][name]:
+                        best[c][name] = dt
+                        best[c][name.replace("fbmp", "products")] = products.seconds
                 t = clock()
                 np.count_nonzero(B)
                 read = clock() - t
-                t = clock()
-                LatentCounts(B, device="cpu")
-                setup = clock() - t
-                if dt < best[c]["fbmp"]:
-                    best[c]["fbmp"], best[c]["products"] = dt, products.seconds
                 best[c]["read"] = min(best[c]["read"], read)
-                best[c]["setup"] = min(best[c]["setup"], setup)
+                for given, name in ((B, "setup"), (sparse[c], "setup_sparse")):
+                    t = clock()
+                    LatentCounts(given, device="cpu")
+                    best[c][name] = min(best[c][name], clock() - t)
                 best[c]["steps"] = min(max(len(x) for x in m.coalitions) + 1, 20)
         rows += [{"D": d, "C": c, **v} for c, v in best.items()]
-        del problems
+        del problems, sparse
     return rows
 
 
@@ -185,12 +192,16 @@ def main() -> None:
 
     print(f"== FBMP against its own sparse products: N={n}, 32 active latents/sample, beta=0.5, max_size=20; "
           f"best of {args.repeats}, {'CPU' if args.cpu else 'wall-clock'} seconds")
+    print("dense B: FBMP from bool[N, D]; sparse B: from its csr_array (an SAE's patterns never held dense)")
+    print(f"{'':>12} {'--- dense B ' + '-' * 58:<70} {'--- sparse B ' + '-' * 24:<37}")
     print(f"{'D':>6} {'C':>5} {'FBMP s':>8} {'products s':>11} {'ratio':>6} {'read B s':>9} "
-          f"{'FBMP/(products+read)':>21} {'set-up s':>9} {'steps':>6}")
+          f"{'FBMP/(products+read)':>21} {'set-up s':>9} {'FBMP s':>8} {'products s':>11} {'ratio':>6} "
+          f"{'set-up s':>9} {'steps':>6}")
     for r in floor_grid(n, dims_f, concepts, args.repeats, clock):
         print(f"{r['D']:>6} {r['C']:>5} {r['fbmp']:>8.3f} {r['products']:>11.3f} {r['fbmp'] / r['products']:>6.2f} "
               f"{r['read']:>9.3f} {r['fbmp'] / (r['products'] + r['read']):>21.2f} {r['setup']:>9.3f} "
-              f"{r['steps']:>6}")
+              f"{r['fbmp_sparse']:>8.3f} {r['products_sparse']:>11.3f} "
+              f"{r['fbmp_sparse'] / r['products_sparse']:>6.2f} {r['setup_sparse']:>9.3f} {r['steps']:>6}")
     if args.floor_only:
         return
 

@@ -443,11 +443,11 @@ def _criterion_budget(criterion: str, cfg: EvalConfig) -> int:
     return 1 if criterion == "one_to_one" else cfg.budget
 
 
-def _firing(Z: np.ndarray, cfg: EvalConfig, split) -> tuple[LatentCounts, np.ndarray | None]:
-    """One model's firing patterns, binarised and prepared once for all its binary criteria: the
-    :class:`~kit.matching.LatentCounts` of the rows matched on (the selection rows of a held-out ``split``) and
-    ``bool[·, D]`` of the scoring rows (None for same-split matching)."""
-    B = binarize(Z, cfg.threshold)
+def _firing(Z: np.ndarray, cfg: EvalConfig, split) -> tuple[LatentCounts, Any]:
+    """One model's firing patterns, binarised (sparse: its few active latents per sample) and prepared once for
+    all its binary criteria: the :class:`~kit.matching.LatentCounts` of the rows matched on (the selection rows
+    of a held-out ``split``) and the patterns of the scoring rows (None for same-split matching)."""
+    B = binarize(Z, cfg.threshold, sparse=True)
     if split is None:
         return LatentCounts(B, device=cfg.device), None
     return LatentCounts(B[split[0]], device=cfg.device), B[split[1]]

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+import scipy.sparse as sp
 from scipy.optimize import nnls
 
 import kit.matching as km
@@ -381,6 +382,115 @@ def test_delta_match_score_against_untrained_and_random_projection():
     np.testing.assert_array_equal(Zr, km.random_projection_codes(w.X, 64, seed=0))
     with pytest.raises(ConfigError, match="needs the embeddings"):
         km.delta_match_score(w.Y, good, "random_projection")
+
+
+def _sparse_forms(B: np.ndarray, rng: np.random.Generator) -> list:
+    """The same firing patterns as scipy.sparse matrices of other formats and spellings: CSR, CSC, COO with
+    entries repeated (bool: merged by OR) and out of order, and int8 with stored zeros."""
+    r, c = np.nonzero(B)
+    dup = rng.integers(0, 2, size=r.size).astype(bool)
+    order = rng.permutation(r.size + dup.sum())
+    rr, cc = np.r_[r, r[dup]][order], np.r_[c, c[dup]][order]
+    zr, zc = rng.integers(0, B.shape[0], size=3), rng.integers(0, B.shape[1], size=3)
+    keep = ~B[zr, zc]  # a stored zero where the pattern fires would add to a one: only where it does not
+    stored_zeros = sp.coo_array((np.r_[np.ones(r.size), np.zeros(keep.sum())].astype(np.int8),
+                                 (np.r_[r, zr[keep]], np.r_[c, zc[keep]])), shape=B.shape)
+    return [sp.csr_array(B), sp.csc_matrix(B), sp.coo_array((np.ones(rr.size, bool), (rr, cc)), shape=B.shape),
+            stored_zeros]
+
+
+@settings(max_examples=60, deadline=None)
+@given(tied_problem(), st.sampled_from([1.0, 0.5, 0.25]), st.integers(1, 4), st.sampled_from(["sparse", "dense"]),
+       st.sampled_from([4, 300, 2**26]), st.integers(0, 2**32 - 1))
+def test_sparse_patterns_match_as_the_dense_ones(problem, beta, max_size, backend, chunk, seed):
+    """Firing patterns given sparse, in any format and spelling, match exactly as the dense patterns do, on
+    either backend (the dense one densifies column blocks), held out too; the caller's matrix is not changed."""
+    Y, B = problem
+    dense = km.fbmp(Y, B, beta=beta, max_size=max_size, device="cpu", backend=backend, chunk_bytes=chunk)
+    half = np.arange(B.shape[0]) % 2 == 0
+    for S in _sparse_forms(B, np.random.default_rng(seed)):
+        before = S.copy()
+        m = km.fbmp(Y, S, beta=beta, max_size=max_size, device="cpu", backend=backend, chunk_bytes=chunk)
+        assert m.coalitions == dense.coalitions and m.params == dense.params
+        np.testing.assert_array_equal(m.rec_f1, dense.rec_f1)
+        counts = km.LatentCounts(S, device="cpu", backend=backend, chunk_bytes=chunk)
+        np.testing.assert_array_equal(counts.sizes, B.sum(axis=0))
+        assert km.one_to_one(Y, counts).coalitions == km.one_to_one(Y, B, device="cpu").coalitions
+        assert (S != before).nnz == 0 and S.format == before.format
+        if half.all() or not half.any():
+            continue
+        h, hd = km.held_out(Y, S, half, ~half), km.held_out(Y, B, half, ~half)
+        assert h.coalitions == hd.coalitions
+        np.testing.assert_array_equal(h.rec_f1, hd.rec_f1)
+
+
+def test_sparse_patterns_in_scores_and_auto_backend():
+    rng = np.random.default_rng(5)
+    Y, B = rng.random((200, 6)) < 0.2, rng.random((200, 40)) < 0.05
+    S = sp.csr_array(B)
+    m = km.fbmp(Y, B)
+    assert km.match_score_ci(m, over="samples", Y=Y, B=S, n_boot=40) == km.match_score_ci(
+        m, over="samples", Y=Y, B=B, n_boot=40)
+    np.testing.assert_array_equal(km.rescore(m, Y, S).rec_f1, km.rescore(m, Y, B).rec_f1)
+    assert km.LatentCounts(S, device="cpu").backend == "sparse"
+    assert km.LatentCounts(sp.csr_array(np.ones((20, 5), bool)), device="cpu").backend == "dense"  # all fire
+    from kit.matching._binary import as_firing
+
+    assert np.shares_memory(as_firing(S).indices, S.indices)  # canonical bool CSR: taken as it is, not copied
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 30), st.floats(-0.5, 0.9), st.integers(0, 2**32 - 1),
+       st.sampled_from([16, 2**24]))
+def test_binarize_sparse_equals_dense(n, d, threshold, seed, block):
+    """``binarize(Z, sparse=True)`` in row blocks of any size (numpy, torch) equals the dense comparison; sparse
+    codes (stored negatives and zeros included) give the comparison of their dense form at thresholds ≥ 0."""
+    from kit.matching import _binary
+
+    rng = np.random.default_rng(seed)
+    Z = np.where(rng.random((n, d)) < 0.3, rng.normal(size=(n, d)), 0).astype(np.float32)
+    ref = Z > threshold
+    old, _binary.CODE_BLOCK_BYTES = _binary.CODE_BLOCK_BYTES, block
+    try:
+        for codes in (Z, torch.from_numpy(Z), Z > 0):
+            S = km.binarize(codes, threshold, sparse=True)
+            assert isinstance(S, sp.csr_array) and S.dtype == bool and S.has_canonical_format
+            expect = ref if codes.dtype != bool else (Z > 0) > threshold
+            np.testing.assert_array_equal(S.toarray(), expect)
+            np.testing.assert_array_equal(S.toarray(), km.binarize(codes, threshold))
+    finally:
+        _binary.CODE_BLOCK_BYTES = old
+    if threshold >= 0:
+        coo = sp.coo_array(Z)
+        np.testing.assert_array_equal(km.binarize(coo, threshold).toarray(), ref)
+        np.testing.assert_array_equal(km.binarize(coo, threshold, sparse=False), ref)
+
+
+def test_sparse_bad_input_is_named():
+    Y = np.ones((4, 2), dtype=bool)
+    twos = sp.coo_array((np.array([1.0, 2.0]), (np.array([0, 2]), np.array([1, 2]))), shape=(4, 3))
+    with pytest.raises(DataError, match=r"row 2, column 2 holds.*binarize"):
+        km.fbmp(Y, twos)
+    nan = sp.csr_array((np.array([0.5, np.nan]), (np.array([1, 3]), np.array([0, 1]))), shape=(4, 3))
+    with pytest.raises(DataError, match=r"non-finite.*row 3, column 1"):
+        km.binarize(nan)
+    with pytest.raises(DataError, match=r"non-finite.*row 3, column 1"):
+        km.fbmp(Y, nan)
+    dense_nan = np.zeros((9, 4), np.float32)
+    dense_nan[7, 2] = np.inf
+    for codes in (dense_nan, torch.from_numpy(dense_nan)):
+        with pytest.raises(DataError, match=r"non-finite.*row 7, column 2"):
+            km.binarize(codes, sparse=True)
+    with pytest.raises(ConfigError, match="threshold"):
+        km.binarize(sp.csr_array(np.eye(3)), -0.1)
+    with pytest.raises(DataError, match="empty"):
+        km.fbmp(np.zeros((0, 2), bool), sp.csr_array((0, 3), dtype=bool))
+    with pytest.raises(DataError, match="empty"):
+        km.binarize(np.zeros((5, 0)), sparse=True)
+    with pytest.raises(DataError, match="real numbers"):
+        km.binarize(sp.csr_array(np.eye(3) * 1j))
+    with pytest.raises(DataError, match="rows"):
+        km.fbmp(Y[:3], sp.csr_array(np.eye(4, 3, dtype=bool)))
 
 
 # ---------------------------------------------------------------- bad input

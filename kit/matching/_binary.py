@@ -1,6 +1,8 @@
 """Binary inputs of the matching methods and exact overlap counting.
 
-``binarize`` turns codes into firing patterns; :class:`LatentCounts` holds ``B: bool[N, D]`` and finds, for many
+``binarize`` turns codes into firing patterns, dense ``bool[N, D]`` or sparse (a ``scipy.sparse.csr_array`` of
+bool, built in row blocks: an SAE's few active latents per sample without the dense matrix, which at D = 65,536
+is 64 KiB per sample); every matching method takes either. :class:`LatentCounts` holds ``B: bool[N, D]`` and finds, for many
 boolean rows ``r`` at once, the latent maximising ``|r ∧ b_j| / (p|r| + q|b_j|)`` — one matrix product of integer
 counts per call. Two backends give identical answers: ``"sparse"`` (scipy, CPU: the latents that fire, sorted
 by firing count, as a CSR matrix times the dense rows; its cost is nnz(B)·M, fast when few latents fire per
@@ -14,12 +16,14 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 
 from kit.arrays import as_bool_matrix, first_non_finite, resolve_device, to_numpy
 from kit.errors import ConfigError, DataError
 
 MAX_SAMPLES = 2**24  # float32 holds every count up to here exactly
 ROW_CHUNK = 4096  # rows per block when scanning large code matrices
+CODE_BLOCK_BYTES = 2**24  # bytes of codes per block when binarising into sparse patterns
 
 
 def check_codes(name: str, Z: Any) -> np.ndarray:
@@ -39,16 +43,98 @@ def check_codes(name: str, Z: Any) -> np.ndarray:
     return a
 
 
-def binarize(Z: Any, threshold: float = 1e-8) -> np.ndarray:
-    """``B = Z > threshold``: which latents fire on which samples. Z: float[N, D] (numpy or torch) → bool[N, D]."""
+def binarize(Z: Any, threshold: float = 1e-8, *, sparse: bool | None = None) -> Any:
+    """``B = Z > threshold``: which latents fire on which samples. Z: float[N, D] (numpy, torch or scipy.sparse)
+    → bool[N, D]; ``sparse=True`` returns a ``scipy.sparse.csr_array`` of bool, built in blocks of rows
+    (``CODE_BLOCK_BYTES`` of codes each) so that the dense firing matrix never exists (default: sparse exactly when Z is). A torch tensor is
+    compared where it lives and only the positions that fire move. Encode in batches and stack the blocks
+    (``scipy.sparse.vstack``) to match codes too large to hold dense."""
     if not np.isfinite(threshold):
         raise ConfigError(f"binarize: threshold must be a finite number, got {threshold}")
+    if sp.issparse(Z):
+        B = _sparse_above(Z, threshold)
+        return B if sparse in (None, True) else B.toarray()
+    if sparse:
+        return _dense_above_as_sparse(Z, threshold)
     if hasattr(Z, "detach"):  # a torch tensor: compare where it lives, move only the bits
         if Z.ndim == 2 and Z.numel() and not bool(Z.isfinite().all()):
             check_codes("codes Z", Z)
         return check_codes("codes Z", (Z.detach() > threshold))
     a = check_codes("codes Z", Z)
     return a > threshold
+
+
+def _csr(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray) -> sp.csr_array:
+    """csr_array of bool from the (row, column) pairs of its True entries, in row-major order."""
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    index = np.int32 if shape[1] < 2**31 and cols.size < 2**31 else np.int64
+    return sp.csr_array((np.ones(cols.size, dtype=bool), cols.astype(index, copy=False),
+                         indptr.astype(index, copy=False)), shape=shape)
+
+
+def _dense_above_as_sparse(Z: Any, threshold: float) -> sp.csr_array:
+    """Dense codes (numpy or torch) → csr_array of ``Z > threshold``, ``CODE_BLOCK_BYTES`` of codes at a time."""
+    torch_codes = hasattr(Z, "detach")
+    a = Z.detach() if torch_codes else to_numpy(Z)
+    if a.ndim != 2 or 0 in tuple(a.shape) or not torch_codes and a.dtype != bool and (
+            not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a)):
+        check_codes("codes Z", a)  # names what is wrong
+    n, d = (int(x) for x in a.shape)
+    itemsize = a.element_size() if torch_codes else a.itemsize
+    step = max(1, CODE_BLOCK_BYTES // (d * itemsize))
+    rows, cols = [], []
+    for r0 in range(0, n, step):
+        block = a[r0:r0 + step]
+        if torch_codes:
+            if not bool(block.isfinite().all()) or block.is_complex():
+                check_codes("codes Z", Z)  # names the first bad entry of the whole matrix
+            rc = (block > threshold).nonzero().cpu().numpy()
+            rows.append(rc[:, 0] + r0)
+            cols.append(rc[:, 1])
+        else:
+            where = first_non_finite(block, step)
+            if where is not None:
+                raise DataError(f"codes Z hold a non-finite value (NaN or inf) at row {r0 + where[0]}, "
+                                f"column {where[1]}")
+            pos = true_positions(np.ascontiguousarray(block > threshold).reshape(-1))
+            rows.append(pos // d + r0)
+            cols.append(pos % d)
+    return _csr((n, d), np.concatenate(rows), np.concatenate(cols))
+
+
+def _canonical(M: Any, name: str) -> sp.csr_array:
+    """A scipy.sparse matrix as a new csr_array without duplicates (summed, as scipy does), checked to be a
+    non-empty 2-D matrix of real numbers (or booleans) without NaN/inf."""
+    if M.ndim != 2:
+        raise DataError(f"{name} must be 2-D [samples, latents], got shape {M.shape}")
+    if 0 in M.shape:
+        raise DataError(f"{name} is empty (shape {M.shape})")
+    if M.dtype != bool and (not np.issubdtype(M.dtype, np.number) or np.issubdtype(M.dtype, np.complexfloating)):
+        raise DataError(f"{name} must hold real numbers, got dtype {M.dtype}")
+    csr = sp.csr_array(M, copy=True)
+    csr.sum_duplicates()
+    if csr.dtype != bool and not np.isfinite(csr.data).all():
+        r, c = _entry(csr, int(np.argmin(np.isfinite(csr.data))))
+        raise DataError(f"{name} holds a non-finite value (NaN or inf) at row {r}, column {c}")
+    return csr
+
+
+def _entry(csr: sp.csr_array, k: int) -> tuple[int, int]:
+    """(row, column) of stored entry ``k``."""
+    return int(np.searchsorted(csr.indptr, k, side="right") - 1), int(csr.indices[k])
+
+
+def _sparse_above(Z: Any, threshold: float, name: str = "codes Z") -> sp.csr_array:
+    """Sparse codes → csr_array of bool of their stored entries above ``threshold`` (≥ 0: the entries not
+    stored are zeros and do not fire)."""
+    if threshold < 0:
+        raise ConfigError(f"binarize: threshold {threshold} < 0 would make every entry the sparse codes do not "
+                          f"store fire; use a threshold ≥ 0 or dense codes")
+    csr = _canonical(Z, name)
+    fire = csr.data > threshold
+    rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    return _csr(csr.shape, rows[fire], csr.indices[fire])
 
 
 def as_labels(Y: Any, n: int | None = None, name: str = "Y") -> np.ndarray:
@@ -59,8 +145,25 @@ def as_labels(Y: Any, n: int | None = None, name: str = "Y") -> np.ndarray:
     return Y
 
 
-def as_firing(B: Any, name: str = "B") -> np.ndarray:
-    """Firing patterns as ``bool[N, D]``; real-valued codes must be binarised first (:func:`binarize`)."""
+def as_firing(B: Any, name: str = "B") -> Any:
+    """Firing patterns as ``bool[N, D]``: a numpy array, or, for patterns given sparse (any scipy.sparse
+    format), a ``csr_array`` of bool without duplicates or stored zeros (a new one unless B is one already).
+    Real-valued codes must be binarised first (:func:`binarize`)."""
+    if sp.issparse(B):
+        if (B.format == "csr" and B.dtype == bool and B.ndim == 2 and 0 not in B.shape
+                and B.has_canonical_format and B.data.all()):
+            return sp.csr_array(B)  # already as it would be made: shared, not copied
+        csr = _canonical(B, f"firing pattern {name}")
+        if csr.dtype != bool:
+            bad = (csr.data != 0) & (csr.data != 1)
+            if bad.any():
+                k = int(np.argmax(bad))
+                r, c = _entry(csr, k)
+                raise DataError(f"firing pattern {name} must be binary (0/1); row {r}, column {c} holds "
+                                f"{csr.data[k]!r} (pass codes through kit.matching.binarize first)")
+        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        fire = csr.data != 0
+        return _csr(csr.shape, rows[fire], csr.indices[fire])
     a = to_numpy(B)
     if a.dtype != bool and np.issubdtype(a.dtype, np.floating):
         check_codes(f"firing pattern {name}", a)
@@ -68,6 +171,11 @@ def as_firing(B: Any, name: str = "B") -> np.ndarray:
         return as_bool_matrix(f"firing pattern {name}", a)
     except DataError as e:
         raise DataError(f"{e} (pass codes through kit.matching.binarize first)") from None
+
+
+def firing_columns(B: Any, js: Any) -> np.ndarray:
+    """bool[N, len(js)]: columns ``js`` of firing patterns ``B`` (dense or sparse, see :func:`as_firing`)."""
+    return B[:, js].toarray() if sp.issparse(B) else B[:, js]
 
 
 SCAN_BYTES = 2**22  # bytes of B scanned per block when locating its nonzeros (its word flags stay in cache)
@@ -128,14 +236,9 @@ class _SparseLatents:
     no row: it can only be an argmax of zero scores, where the answer is latent 0 (no latent improves F1).
     """
 
-    def __init__(self, B: np.ndarray, pos: np.ndarray) -> None:
-        import scipy.sparse as sp
-
-        n, d = B.shape
-        row_start = np.searchsorted(pos, np.arange(n + 1) * d)  # where each sample's entries begin
-        cols = pos // d  # numpy divides by one number with a multiplication
-        cols *= d
-        np.subtract(pos, cols, out=cols)
+    def __init__(self, n: int, d: int, row_start: np.ndarray, cols: np.ndarray) -> None:
+        """The firing patterns by their entries in row-major order: ``row_start: int[N+1]`` (where each sample's
+        entries begin), ``cols: int[nnz]`` (the latent of each entry)."""
         sizes = np.bincount(cols, minlength=d)
         live = np.flatnonzero(sizes)
         key = sizes[live]
@@ -155,12 +258,13 @@ class _SparseLatents:
         self.dtype = np.int32 if (n + 1) << self.shift <= 2**31 - 1 else np.int64
         one = 1 << self.shift
         # B' as CSR [N+1, L] (its last row holds the index entries); its CSC form is the key matrix's CSR
-        indptr = np.r_[row_start, pos.size + nlive]
-        data = np.full(pos.size + nlive, one, dtype=self.dtype)
-        data[pos.size:] = one - 1 - np.arange(nlive)
-        indices = np.empty(pos.size + nlive, dtype=np.int32)
-        np.take(rank.astype(np.int32), cols, out=indices[:pos.size])
-        indices[pos.size:] = np.arange(nlive)
+        nnz = cols.size
+        indptr = np.r_[row_start, nnz + nlive]
+        data = np.full(nnz + nlive, one, dtype=self.dtype)
+        data[nnz:] = one - 1 - np.arange(nlive)
+        indices = np.empty(nnz + nlive, dtype=np.int32)
+        np.take(rank.astype(np.int32), cols, out=indices[:nnz])
+        indices[nnz:] = np.arange(nlive)
         self._keys = sp.csr_matrix((data, indices, indptr), shape=(n + 1, nlive)).tocsc().T  # CSR [L, N+1]
         self._layouts: dict[int, list[tuple[Any, np.ndarray, np.ndarray]]] = {}
 
@@ -238,9 +342,11 @@ class _SparseLatents:
 
 
 class LatentCounts:
-    """``B: bool[N, D]`` (numpy or torch) ready for exact overlap counts with boolean rows: built once, it serves
-    every matching of the same firing patterns (:func:`kit.matching.fbmp` and :func:`~kit.matching.one_to_one`
-    take it in place of B; :mod:`kit.evaluate` prepares each model's B once for all its criteria).
+    """``B: bool[N, D]`` (numpy, torch or scipy.sparse) ready for exact overlap counts with boolean rows: built
+    once, it serves every matching of the same firing patterns (:func:`kit.matching.fbmp` and
+    :func:`~kit.matching.one_to_one` take it in place of B; :mod:`kit.evaluate` prepares each model's B once for
+    all its criteria). From sparse patterns the sparse backend's set-up skips the one pass over a dense B that
+    otherwise costs more than all of FBMP's products when few concepts are matched.
 
     backend: ``"auto"`` (sparse on CPU when at most ``sparse_density`` of the entries fire, else dense),
     ``"sparse"`` or ``"dense"``; chunk_bytes: size of one float32 block of latents in the dense backend (and a
@@ -248,7 +354,7 @@ class LatentCounts:
     else rebuilt for every product.
     """
 
-    def __init__(self, B: np.ndarray, device: str = "auto", backend: str = "auto",
+    def __init__(self, B: Any, device: str = "auto", backend: str = "auto",
                  sparse_density: float = 0.1, chunk_bytes: int = 2**26, cache_bytes: int = 2**29) -> None:
         B = as_firing(B)
         n, d = B.shape
@@ -256,21 +362,30 @@ class LatentCounts:
             raise DataError(f"exact counting supports fewer than {MAX_SAMPLES} samples, got {n}")
         if backend not in ("auto", "sparse", "dense"):
             raise ConfigError(f"backend must be 'auto', 'sparse' or 'dense', got {backend!r}")
-        self.B = B
         self.n, self.d = n, d
         self.device = resolve_device(device)
         if backend == "sparse" and self.device != "cpu":
             raise ConfigError(f"the sparse backend runs on the CPU, not on device={self.device!r}")
-        pos = None
+        entries = None  # (row_start, cols) of B's True entries in row-major order
         if backend == "sparse" or (backend == "auto" and self.device == "cpu"):
-            pos = nonzero_positions(B, None if backend == "sparse" else int(sparse_density * n * d))
-        self.backend = "dense" if pos is None else "sparse"
+            limit = None if backend == "sparse" else int(sparse_density * n * d)
+            if sp.issparse(B):
+                entries = (B.indptr, B.indices) if limit is None or B.nnz <= limit else None
+            else:
+                pos = nonzero_positions(B, limit)
+                if pos is not None:
+                    cols = pos // d  # numpy divides by one number with a multiplication
+                    cols *= d
+                    np.subtract(pos, cols, out=cols)
+                    entries = (np.searchsorted(pos, np.arange(n + 1) * d), cols)
+        self.backend = "dense" if entries is None else "sparse"
         self.chunk_bytes = int(chunk_bytes)
-        if pos is not None:
-            self._sparse = _SparseLatents(B, pos)
+        if entries is not None:
+            self._sparse = _SparseLatents(n, d, *entries)
             self.sizes = self._sparse.sizes  # int[D]: |b_j|
         else:
-            self.sizes = B.sum(axis=0, dtype=np.int64)
+            self.B = B.tocsc() if sp.issparse(B) else B  # CSC: column blocks of sparse patterns are cheap
+            self.sizes = np.bincount(B.indices, minlength=d) if sp.issparse(B) else B.sum(axis=0, dtype=np.int64)
             self._width = max(1, int(chunk_bytes) // (4 * n))
             self._cached = n * d * 4 <= cache_bytes
             self._blocks = [self._block(j0) for j0 in range(0, d, self._width)] if self._cached else None
@@ -278,7 +393,8 @@ class LatentCounts:
     def _block(self, j0: int):
         import torch
 
-        return torch.from_numpy(np.ascontiguousarray(self.B[:, j0:j0 + self._width])).to(self.device, torch.float32)
+        block = firing_columns(self.B, slice(j0, j0 + self._width))
+        return torch.from_numpy(np.ascontiguousarray(block)).to(self.device, torch.float32)
 
     def counts(self, R: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """For ``R: bool[M, N]`` yield ``(j0, int[M, w])``: ``|R_m ∧ b_j|`` for latents j0..j0+w−1 (dense backend)."""
@@ -320,4 +436,4 @@ class LatentCounts:
         """bool[M, N]: the firing patterns of latents ``js: int[M]``, one per row."""
         if self.backend == "sparse":
             return self._sparse.columns(js)
-        return np.ascontiguousarray(self.B[:, js].T)
+        return np.ascontiguousarray(firing_columns(self.B, js).T)

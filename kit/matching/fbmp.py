@@ -73,8 +73,8 @@ def fbmp(Y: Any, B: Any, beta: float = 0.5, max_size: int = 20, *, device: str =
          chunk_bytes: int | None = None) -> Matching:
     """F-beta matching pursuit of every concept on the firing patterns.
 
-    Y: bool[N, C] annotations; B: bool[N, D] firing patterns (:func:`kit.matching.binarize`), numpy or torch,
-    or a :class:`LatentCounts` prepared from them (shared by several matchings of the same B);
+    Y: bool[N, C] annotations; B: bool[N, D] firing patterns (:func:`kit.matching.binarize`), numpy, torch or
+    scipy.sparse (``binarize(Z, sparse=True)``), or a :class:`LatentCounts` prepared from them (shared by several matchings of the same B);
     beta: β of the selection score (paper: 1, 0.5, 0.25); max_size: most latents per concept.
     Returns a :class:`~kit.types.Matching` with ``rec_f1: float[C, max_size]`` and ``params["support"]``
     (positives per concept). ``device``/``backend``/``chunk_bytes`` choose where and in what blocks the counts
@@ -85,7 +85,7 @@ def fbmp(Y: Any, B: Any, beta: float = 0.5, max_size: int = 20, *, device: str =
         raise ConfigError(f"max_size must be an integer ≥ 1, got {max_size!r}")
     if not isinstance(B, LatentCounts):
         B = as_firing(B)
-    n = B.shape[0] if isinstance(B, np.ndarray) else B.n
+    n = B.n if isinstance(B, LatentCounts) else B.shape[0]
     Y = as_labels(Y, n)
     if (p + q) * n >= EXACT_DENOMINATOR:  # refused before B is prepared
         raise DataError(f"fbmp: {n} samples is too many for exact comparison at beta={beta} "

@@ -13,7 +13,7 @@ import numpy as np
 
 from kit.arrays import as_float_matrix, resolve_device
 from kit.errors import ConfigError, DataError
-from kit.matching._binary import as_firing, as_labels, check_codes
+from kit.matching._binary import as_firing, as_labels, check_codes, firing_columns
 from kit.matching.fbmp import fbmp, one_to_one
 from kit.matching.methods import match_codes
 from kit.stats import bootstrap_ci, bootstrap_mean_ci
@@ -64,9 +64,10 @@ def score_sweep(matching: Matching, ks: Sequence[int] = (1, 3, 5, 10), average: 
     return {int(k): match_score(matching, int(k), average) for k in ks}
 
 
-def coalition_curves(Y: np.ndarray, B: np.ndarray, coalitions: Sequence[Sequence[int]], width: int) -> np.ndarray:
+def coalition_curves(Y: np.ndarray, B: Any, coalitions: Sequence[Sequence[int]], width: int) -> np.ndarray:
     """float[C, width]: F1 of the OR of each coalition's first s+1 latents on ``Y: bool[N, C]``, ``B: bool[N, D]``
-    (padded with the last value; 0 for an empty coalition). One column gather per step, all concepts at once."""
+    (dense or sparse, :func:`~kit.matching._binary.as_firing`; padded with the last value; 0 for an empty
+    coalition). One column gather per step, all concepts at once."""
     c = Y.shape[1]
     lengths = np.array([len(x) for x in coalitions], dtype=np.int64)
     sel = np.zeros((c, max(width, 1)), dtype=np.int64)
@@ -80,7 +81,7 @@ def coalition_curves(Y: np.ndarray, B: np.ndarray, coalitions: Sequence[Sequence
     rec = np.zeros((c, width))
     for s in range(width):
         grow = np.flatnonzero(lengths > s)
-        R[grow] |= B[:, sel[grow, s]].T
+        R[grow] |= firing_columns(B, sel[grow, s]).T
         tp = (R & Yt).sum(axis=1)
         den = pos + R.sum(axis=1)
         rec[:, s] = np.divide(2 * tp, den, out=np.zeros(c), where=den > 0)
@@ -154,7 +155,7 @@ def match_score_ci(matching: Matching, k: int = 3, over: str = "concepts", Y: An
     R = np.zeros((n, Y.shape[1]), dtype=bool)  # firing of each budgeted coalition
     for s in range(width):
         grow = np.flatnonzero(lengths > s)
-        R[:, grow] |= B[:, [cut[i][s] for i in grow]]
+        R[:, grow] |= firing_columns(B, [cut[i][s] for i in grow])
     hits = np.stack([(Y & R), Y, R]).astype(np.float32)  # [3, N, C]
 
     def stat(idx: np.ndarray) -> np.ndarray:
