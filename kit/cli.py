@@ -3,7 +3,7 @@
 Errors the kit raises on purpose, and usage errors, are printed as one line (``kit: error: …``) with exit
 status 2. Diagnostics go to the ``kit`` logger (stderr; ``-v``/``-q``); a command's result (where its output
 is) goes to stdout. The shared argument types and the parser class live in :mod:`kit.cli_args`, below every
-subcommand module (``kit.data.cli``, ``kit.embed.cli``, ``kit.score``, ``kit.sweep``), which this module imports
+subcommand module (``kit.data_cli``, ``kit.embed.cli``, ``kit.score``, ``kit.sweep``), which this module imports
 and registers.
 """
 
@@ -16,11 +16,10 @@ from pathlib import Path
 import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from kit import score, sweep
+from kit import data_cli, score, sweep
 from kit._version import __version__
 from kit.cli_args import (HelpFormatter, KitArgumentParser, add_verbosity, check_folder, check_kernel, existing_file,
                           folder, log, one_line, plain, setup_logging, show_progress)
-from kit.data import cli as data_cli
 from kit.embed import cli as embed_cli
 from kit.errors import ConfigError, KitError
 from kit.runner import build_book, execute, find_root, load_params, plan

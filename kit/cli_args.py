@@ -1,6 +1,6 @@
 """Pieces shared by every ``kit`` subcommand: the parser class, argument types, logging and progress bars.
 
-A subcommand module (``kit.data.cli``, ``kit.embed.cli``, ``kit.sweep``, ``kit.score``, …) exposes
+A subcommand module (``kit.data_cli``, ``kit.embed.cli``, ``kit.sweep``, ``kit.score``, …) exposes
 ``register(subparsers)`` and uses these so that all of them behave alike:
 
 - :class:`KitArgumentParser` — any usage error is one line ``kit: error: …`` on stderr and exit status 2;

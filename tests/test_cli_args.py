@@ -128,7 +128,7 @@ def test_every_part_registers_its_subcommand():
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert {"run", "book", "data", "embed", "score", "sweep"} <= set(commands)
-    assert {m.__name__ for m in cli.SUBCOMMANDS} == {"kit.data.cli", "kit.embed.cli", "kit.score", "kit.sweep"}
+    assert {m.__name__ for m in cli.SUBCOMMANDS} == {"kit.data_cli", "kit.embed.cli", "kit.score", "kit.sweep"}
 
 
 def test_argument_types():
@@ -175,7 +175,7 @@ def test_data_render_and_verify(capsys, tmp_path):
 def test_data_build_wires_the_stages(capsys, monkeypatch, toy, tmp_path):
     import numpy as np
 
-    import kit.data.cli as dc  # the command line's stages, as it names them
+    import kit.data_cli as dc  # the command line's stages, as it names them
 
     calls = {}
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from kit.data import hub, load_paired, load_toy_images, render_toy_syncoco, render_toy_syncub
 from kit.data.cards import render_card, size_category
-from kit.data.cli import register
+from kit.data_cli import register
 from kit.data.publish import publish
 from kit.errors import ConfigError, DataError
 

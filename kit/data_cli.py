@@ -5,6 +5,9 @@
   editor, verify the edits with a probe on the embeddings and write the kept pairs in the Hub layout;
 - ``kit data verify FOLDER``: check a folder in the Hub layout (every metadata row; ``--decode``: every image);
 - ``kit publish FOLDER OWNER/NAME``: upload a benchmark folder and its dataset card (or ``--dry-run DIR``).
+
+It stands above :mod:`kit.data` and :mod:`kit.embed`, not inside the data package: ``kit data build`` hands the
+builder an encoder (the edits are verified on embeddings), and the data stage itself never imports the one after it.
 """
 
 from __future__ import annotations
