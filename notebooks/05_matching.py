@@ -327,6 +327,33 @@ Markdown(f"In this run {sum(frames)} of the {len(frames)} frames shown are green
          f"than one concept (the most shared, latent {serving.index[0]}, serves {serving.iloc[0]}).")
 
 # %% [markdown]
+# ### Firing patterns, dense or sparse
+#
+# Matching looks only at which latents {term}`fire <firing>`, and an SAE fires about $k$ of its $D$ latents per
+# image: the dense patterns {func}`~kit.matching.binarize` returns are almost all `False`. With `sparse=True` it
+# returns the same patterns as a scipy `csr_array`, built a block of rows at a time so that the dense matrix
+# never exists; every matching function takes either form and returns the same matching, and
+# {func}`~kit.evaluate.evaluate` matches on the sparse one.
+
+# %%
+B_dense, B_sparse = M.binarize(Z_test), M.binarize(Z_test, sparse=True)
+from_dense, from_sparse = M.fbmp(Y_test, B_dense, beta=beta), M.fbmp(Y_test, B_sparse, beta=beta)
+sparse_bytes = B_sparse.data.nbytes + B_sparse.indices.nbytes + B_sparse.indptr.nbytes
+pd.DataFrame({"bytes": [B_dense.nbytes, sparse_bytes]}, index=["dense bool[N, D]", "sparse csr_array"])
+
+# %% tags=["remove-input"]
+same = from_dense.coalitions == from_sparse.coalitions and np.array_equal(from_dense.rec_f1, from_sparse.rec_f1)
+per_row = B_sparse.nnz / B_sparse.shape[0]
+big_d, big_k = 65_536, 32
+Markdown(f"Here ({dict_size} latents, {per_row:.1f} firing per image) the sparse form is "
+         f"{B_dense.nbytes / sparse_bytes:.1f}× smaller, and FBMP "
+         + ("finds the same coalitions and curves from both. " if same else "**differs** between the two forms. ")
+         + f"The gap grows with $D/k$: at D = {big_d:,} and k = {big_k} a dense row is {big_d:,} bytes and a sparse "
+           f"one about {big_k * (B_sparse.indices.itemsize + 1) + B_sparse.indptr.itemsize} "
+           f"bytes ({big_d / (big_k * (B_sparse.indices.itemsize + 1) + B_sparse.indptr.itemsize):.0f}× less); "
+           "`benchmarks/bench_matching.py` times FBMP from both forms at such sizes.")
+
+# %% [markdown]
 # ## The effect of β and of the budget k
 #
 # FBMP's $\beta$ decides what a good *next* latent is: $\beta = 1$ weighs precision and recall equally, smaller
