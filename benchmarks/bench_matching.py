@@ -14,8 +14,8 @@ nothing is asserted.
    CSR, timed on its own), which any sparse method pays once whatever C is (``kit.evaluate`` pays it once per
    model for all its criteria: ``fbmp`` and ``one_to_one`` take the prepared ``LatentCounts``). The same run
    from the sparse patterns (a ``csr_array``, as ``binarize(Z, sparse=True)`` returns them) has no such pass.
-2. Time and peak memory at D = 65,536 (and the dense backend at 16,384), each in a fresh process, so that the
-   peak RSS is FBMP's own.
+2. Time and peak memory at D = 65,536 from dense and from sparse patterns (and the dense backend at 16,384),
+   each in a fresh process, so that the peak RSS is FBMP's own (against the size of a dense B).
 3. Same-split vs held-out MATCHScore(3) on planted data as D grows.
 """
 
@@ -128,12 +128,17 @@ def _status_kib(key: str) -> float:
         return float(next(line.split()[1] for line in f if line.startswith(key + ":")))
 
 
-def run_fbmp(n: int, c: int, d: int, backend: str) -> dict:
+def run_fbmp(n: int, c: int, d: int, backend: str, sparse: bool = False) -> dict:
+    """FBMP's seconds and peak memory in this process; ``sparse``: from the csr_array of B (dense B freed first)."""
+    import scipy.sparse as sp
     import torch  # noqa: F401  (imported before timing: a one-off cost of seconds, not FBMP's)
 
     from kit.matching import fbmp, match_score
 
     Y, B = realistic(n, c, d)
+    B_mib = B.nbytes / 2**20
+    if sparse:
+        B = sp.csr_array(B)  # the dense array is freed: the process holds only the sparse patterns
     rss0 = _status_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak (VmHWM) to the current RSS
         f.write("5")
@@ -144,12 +149,12 @@ def run_fbmp(n: int, c: int, d: int, backend: str) -> dict:
     lengths = [len(x) for x in m.coalitions]
     return {"seconds": dt, "steps": min(max(lengths) + 1, 20), "mean_coalition": float(np.mean(lengths)),
             "matchscore3": match_score(m, 3), "peak_rss_mib": peak / 1024, "rss_before_mib": rss0 / 1024,
-            "B_mib": B.nbytes / 2**20}
+            "B_mib": B_mib}
 
 
-def in_subprocess(n: int, c: int, d: int, backend: str) -> dict:
+def in_subprocess(n: int, c: int, d: int, backend: str, sparse: bool = False) -> dict:
     code = (f"import json, sys; sys.path.insert(0, 'benchmarks'); import bench_matching as b; "
-            f"print(json.dumps(b.run_fbmp({n}, {c}, {d}, {backend!r})))")
+            f"print(json.dumps(b.run_fbmp({n}, {c}, {d}, {backend!r}, {sparse!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -217,9 +222,9 @@ def main() -> None:
 
     big, mid, c2 = (4096, 1024, 64) if args.quick else (65536, 16384, 312)
     print(f"\n== memory and time (N={n}, C={c2}; each in a fresh process)")
-    for d2, backend in ((big, "auto"), (mid, "dense")):
-        r = in_subprocess(n, c2, d2, backend)
-        print(f"D={d2}:", end=" ")
+    for d2, backend, sparse in ((big, "auto", False), (big, "auto", True), (mid, "dense", False)):
+        r = in_subprocess(n, c2, d2, backend, sparse)
+        print(f"D={d2}, {'sparse' if sparse else 'dense'} B:", end=" ")
         print(f"backend={backend:5s}: {r['seconds']:.3f} s; peak RSS during FBMP {r['peak_rss_mib']:.0f} MiB "
               f"(resident before FBMP: {r['rss_before_mib']:.0f} MiB, so FBMP's own peak "
               f"{r['peak_rss_mib'] - r['rss_before_mib']:.1f} MiB = "

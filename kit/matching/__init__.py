@@ -1,7 +1,8 @@
 """Concept matching: which latents of an SAE stand for which annotated concepts, and how well.
 
-- :func:`binarize` — codes → firing patterns ``B: bool[N, D]``; :class:`LatentCounts` — B prepared once for
-  several binary matchings (:func:`fbmp` and :func:`one_to_one` take it in place of B);
+- :func:`binarize` — codes → firing patterns ``B: bool[N, D]`` (dense, or a scipy ``csr_array`` with
+  ``sparse=True``: every function that takes firing patterns takes either); :class:`LatentCounts` — B prepared
+  once for several binary matchings (:func:`fbmp` and :func:`one_to_one` take it in place of B);
 - :func:`fbmp` (F-beta matching pursuit), :func:`one_to_one`, :func:`nnomp` (continuous baseline),
   :func:`probe_upper_bound` (supervised linear read-out) — each returns a :class:`kit.types.Matching`;
 - :func:`match_score` (MATCHScore at budget k), :func:`delta_match_score` (trained − baseline),

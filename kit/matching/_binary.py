@@ -2,13 +2,13 @@
 
 ``binarize`` turns codes into firing patterns, dense ``bool[N, D]`` or sparse (a ``scipy.sparse.csr_array`` of
 bool, built in row blocks: an SAE's few active latents per sample without the dense matrix, which at D = 65,536
-is 64 KiB per sample); every matching method takes either. :class:`LatentCounts` holds ``B: bool[N, D]`` and finds, for many
-boolean rows ``r`` at once, the latent maximising ``|r ∧ b_j| / (p|r| + q|b_j|)`` — one matrix product of integer
-counts per call. Two backends give identical answers: ``"sparse"`` (scipy, CPU: the latents that fire, sorted
-by firing count, as a CSR matrix times the dense rows; its cost is nnz(B)·M, fast when few latents fire per
-sample; scoring touches one maximum per firing count instead of one quotient per latent) and ``"dense"`` (torch
-float32 blocks of latents on any device; sums of 0/1 below 2^24 are exact in float32, TF32 included, since 0
-and 1 are exact in every format).
+is 64 KiB per sample); every matching method takes either. :class:`LatentCounts` holds ``B: bool[N, D]`` and
+finds, for many boolean rows ``r`` at once, the latent maximising ``|r ∧ b_j| / (p|r| + q|b_j|)`` — one matrix
+product of integer counts per call. Two backends give identical answers: ``"sparse"`` (scipy, CPU: the latents
+that fire, sorted by firing count, as a CSR matrix times the dense rows; its cost is nnz(B)·M, fast when few
+latents fire per sample; scoring touches one maximum per firing count instead of one quotient per latent) and
+``"dense"`` (torch float32 blocks of latents on any device; sums of 0/1 below 2^24 are exact in float32, TF32
+included, since 0 and 1 are exact in every format).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def check_codes(name: str, Z: Any) -> np.ndarray:
 def binarize(Z: Any, threshold: float = 1e-8, *, sparse: bool | None = None) -> Any:
     """``B = Z > threshold``: which latents fire on which samples. Z: float[N, D] (numpy, torch or scipy.sparse)
     → bool[N, D]; ``sparse=True`` returns a ``scipy.sparse.csr_array`` of bool, built in blocks of rows
-    (``CODE_BLOCK_BYTES`` of codes each) so that the dense firing matrix never exists (default: sparse exactly when Z is). A torch tensor is
-    compared where it lives and only the positions that fire move. Encode in batches and stack the blocks
-    (``scipy.sparse.vstack``) to match codes too large to hold dense."""
+    (``CODE_BLOCK_BYTES`` of codes each) so that the dense firing matrix never exists (default: sparse exactly
+    when Z is). A torch tensor is compared where it lives and only the positions that fire move. Encode in
+    batches and stack the blocks (``scipy.sparse.vstack``) to match codes too large to hold dense."""
     if not np.isfinite(threshold):
         raise ConfigError(f"binarize: threshold must be a finite number, got {threshold}")
     if sp.issparse(Z):
