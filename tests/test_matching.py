@@ -460,6 +460,10 @@ def test_binarize_sparse_equals_dense(n, d, threshold, seed, block):
             np.testing.assert_array_equal(S.toarray(), km.binarize(codes, threshold))
     finally:
         _binary.CODE_BLOCK_BYTES = old
+    half = max(1, n // 2)  # codes encoded in batches, binarised batch by batch and stacked, as the docstring says
+    parts = [km.binarize(Z[r0:r0 + half], threshold, sparse=True) for r0 in range(0, n, half)]
+    Y = Z[:, :1] > 0
+    assert km.fbmp(Y, sp.vstack(parts), device="cpu").coalitions == km.fbmp(Y, ref, device="cpu").coalitions
     if threshold >= 0:
         coo = sp.coo_array(Z)
         np.testing.assert_array_equal(km.binarize(coo, threshold).toarray(), ref)
