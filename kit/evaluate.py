@@ -85,8 +85,10 @@ class EvalConfig:
     ``random``, and the reference code's protocol ``paper_untrained`` and its one-encoder variant ``dense_sign``);
     held_out: select coalitions on a seeded ``held_out_fraction`` of the annotated images and score them on
     the rest (the paper: the same images); n_boot, alpha, seed: the bootstraps (``seed`` also draws the
-    held-out split, and the baselines of an SAE whose own seed is unknown); batch_size, device: encoding;
-    the remaining fields: each baseline metric's own settings (their ``device`` follows ``device`` unless set).
+    held-out split, and the baselines of an SAE whose own seed is unknown); batch_size, device: encoding (a
+    batch's codes, ``batch_size × D`` floats, and the SAE's intermediates are what encoding holds at once:
+    lower it for a large dictionary; the annotated images' codes are kept whole, the pairs' only for the
+    matched latents); the remaining fields: each baseline metric's own settings (their ``device`` follows ``device`` unless set).
     """
 
     criteria: tuple[str, ...] = ("one_to_one", "fbmp_b1", "fbmp_b0.5", "fbmp_b0.25")
@@ -620,7 +622,6 @@ class _Run:
         out = _baseline_metrics(plan, model, Z, data, cfg, self.scr_pairs, self.text_embed, self.boot)
         if not (plan.runs("match") or plan.runs("delta") or self.scores_pairs):
             return out
-        Zp = encode_array(tapas_model, self.pairs_X, cfg.batch_size, cfg.device) if self.scores_pairs else None
         binary = any(parse_criterion(c)[0] != "nnomp" for c in cfg.criteria)
         firing = _firing(Z, cfg, self.split_rows) if binary else None  # shared by the criteria
         for criterion in cfg.criteria:
@@ -633,15 +634,27 @@ class _Run:
             if "match_score" in plan.names:
                 out.append(_mean_measure("match_score", self.concept_units[role, criterion], cfg, criterion, budget,
                                          self.boot))
-            if Zp is not None:
-                k = cfg.tapas_budget or budget
-                P = len(data.pairs.old)
-                t = tapascore(Zp[:P], Zp[P:], data.pairs.old, data.pairs.new, m, k=k,
-                              labels_orig=data.pairs.labels_orig, aggregation=cfg.aggregation,
-                              stay_pooling=cfg.stay_pooling, n_boot=cfg.n_boot, alpha=cfg.alpha, seed=cfg.seed,
-                              groups=data.groups)
-                self.tapas[role, criterion] = t
-                out += _tapas_measures(t, criterion, k, plan.names)
+        return out + (self.pair_measures(role, tapas_model) if self.scores_pairs else [])
+
+    def pair_measures(self, role: str, tapas_model: Any) -> list[_Measure]:
+        """TAPAScore of each criterion's matching on the pairs. The pairs are encoded once, keeping only the codes
+        of the latents some budgeted coalition holds (``float32[2P, U]``, not ``[2P, D]``); each matching is
+        scored with its coalitions renumbered into those columns, which gathers the same codes."""
+        cfg, data = self.cfg, self.data
+        budget = {c: cfg.tapas_budget or _criterion_budget(c, cfg) for c in cfg.criteria}
+        cut = {c: self.matchings[role, c].budgeted(budget[c]) for c in cfg.criteria}
+        used = np.unique([0, *(j for coalitions in cut.values() for x in coalitions for j in x)])
+        Zp = encode_array(tapas_model, self.pairs_X, cfg.batch_size, cfg.device, columns=used)
+        P, out = len(data.pairs.old), []
+        for criterion in cfg.criteria:
+            m = self.matchings[role, criterion]
+            compact = dataclasses.replace(m, coalitions=[np.searchsorted(used, x).tolist() for x in cut[criterion]])
+            t = tapascore(Zp[:P], Zp[P:], data.pairs.old, data.pairs.new, compact, k=budget[criterion],
+                          labels_orig=data.pairs.labels_orig, aggregation=cfg.aggregation,
+                          stay_pooling=cfg.stay_pooling, n_boot=cfg.n_boot, alpha=cfg.alpha, seed=cfg.seed,
+                          groups=data.groups)
+            self.tapas[role, criterion] = t
+            out += _tapas_measures(t, criterion, budget[criterion], self.plan.names)
         return out
 
 

@@ -53,7 +53,7 @@ class PipelineConfig:
     revision: str | None = None
     seed: int = 0
     device: str = "auto"
-    batch_size: int = 256
+    embed_batch_size: int = 256
 
     def __post_init__(self) -> None:
         known = TOY | HUB
@@ -132,9 +132,9 @@ def prepare(config: PipelineConfig | None = None, cache_dir: str | os.PathLike =
         raise ConfigError("the concept annotations carry no image paths to embed")
     encoder = embed.load_encoder(config.encoder, device=config.device)
     emb_cache = Path(cache_dir) / "embeddings"
-    X = embed.embed_images(concepts.images, encoder, batch_size=config.batch_size, device=config.device,
+    X = embed.embed_images(concepts.images, encoder, batch_size=config.embed_batch_size, device=config.device,
                            cache_dir=emb_cache, ids=concepts.ids, progress=progress)
-    X_orig, X_edit = embed.embed_benchmark(pairs, encoder, cache_dir=emb_cache, batch_size=config.batch_size,
+    X_orig, X_edit = embed.embed_benchmark(pairs, encoder, cache_dir=emb_cache, batch_size=config.embed_batch_size,
                                            device=config.device, progress=progress)
     return Prepared(concepts=concepts, X=X, pairs=pairs, X_orig=X_orig, X_edit=X_edit, config=config)
 

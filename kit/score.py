@@ -32,7 +32,8 @@ from kit.results import METRICS
 from kit.sae import load_any
 from kit.scorecard import scorecard_tables, to_html, to_markdown
 
-PIPELINE_FIELDS = ("n_pairs", "n_images", "coco_split", "revision", "seed", "device", "batch_size")
+PIPELINE_FIELDS = ("n_pairs", "n_images", "coco_split", "revision", "embed_batch_size")
+SHARED_FIELDS = ("seed", "device")  # the benchmark's and the evaluation's alike
 FORMATS = ("auto", "kit", "saelens", "dictionary_learning")
 
 
@@ -59,11 +60,14 @@ def metrics_option(text: str) -> str | tuple[str, ...]:
 
 
 def split_parameters(parameters: Mapping[str, Any]) -> tuple[dict, dict]:
-    """``-p`` settings → (PipelineConfig fields, EvalConfig fields); ConfigError naming an unknown one."""
+    """``-p`` settings → (PipelineConfig fields, EvalConfig fields); ``seed`` and ``device`` go to both (the toy
+    benchmark's seed and the bootstraps'; where images and SAEs run); ConfigError naming an unknown one."""
     eval_fields = {f.name for f in dataclasses.fields(EvalConfig)}
     pipe, ev = {}, {}
     for name, value in parameters.items():
-        if name in PIPELINE_FIELDS:
+        if name in SHARED_FIELDS:
+            pipe[name] = ev[name] = value
+        elif name in PIPELINE_FIELDS:
             pipe[name] = value
         elif name in eval_fields:
             ev[name] = value
@@ -166,5 +170,7 @@ def register(subparsers) -> None:
     p.add_argument("--cache-dir", metavar="DIR", type=folder, default=Path(".cache"),
                    help="cache of benchmarks and embeddings")
     p.add_argument("-p", "--parameter", action="append", default=[], type=_assignment, metavar="NAME=VALUE",
-                   help="a benchmark size (n_pairs, n_images, …) or an evaluation setting (n_boot, criteria, …)")
+                   help="a benchmark setting (n_pairs, n_images, embed_batch_size, …) or an evaluation setting "
+                        "(n_boot, criteria, batch_size: rows per SAE encoding batch, lower it for a large "
+                        "dictionary, …); seed and device set both")
     p.set_defaults(func=run)

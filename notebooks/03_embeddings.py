@@ -148,7 +148,7 @@ if encoder == "toy" and record_path.is_file():
 
 # %%
 config = PipelineConfig(benchmark=benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images,
-                        concepts_dir=concepts_dir, seed=seed, device=device, batch_size=embed_batch_size)
+                        concepts_dir=concepts_dir, seed=seed, device=device, embed_batch_size=embed_batch_size)
 data = prepare(config, cache_dir)
 concepts = data.concepts
 images = concepts.images[:n_cache_demo]
@@ -367,7 +367,7 @@ worlds = {benchmark: measure(data)}
 if removal_benchmark and removal_benchmark != benchmark:
     worlds[removal_benchmark] = measure(prepare(
         PipelineConfig(benchmark=removal_benchmark, encoder=encoder, n_pairs=n_pairs, n_images=n_images, seed=seed,
-                       device=device, batch_size=embed_batch_size), cache_dir))
+                       device=device, embed_batch_size=embed_batch_size), cache_dir))
 world_table = pd.DataFrame(worlds)
 world_table.loc[["edit_to_spread", "edit_cosine", "mean_cosine", "top10_variance_share", "label_variance_share",
                  "probe_auroc_mean", "probe_auroc_min", "spread", "edit_distance", "n_images", "n_pairs", "dim",

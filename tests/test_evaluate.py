@@ -130,6 +130,34 @@ def test_each_model_prepares_its_firing_once_for_all_criteria(planted, monkeypat
     pd.testing.assert_frame_equal(shared.rows, evaluate(sae, data, cfg).rows)
 
 
+def test_pairs_are_encoded_with_the_matched_latents_only(planted, monkeypatch):
+    """TAPAScore reads the codes of the budgeted coalitions' latents alone: evaluate encodes the pairs keeping
+    those columns (fewer than D), and its numbers equal TAPAScore on the pairs' full codes."""
+    import kit.evaluate as ke
+
+    world, _, data = planted
+    sae = train(world.X[:2000], "topk", dict_size=512, k=8, seed=0, epochs=3, batch_size=256, progress=False)
+    widths = []
+
+    def spy(model, X, *args, **kw):
+        Z = encode_array(model, X, *args, **kw)
+        widths.append((X.shape[0], Z.shape[1]))
+        return Z
+
+    monkeypatch.setattr(ke, "encode_array", spy)
+    cfg = EvalConfig(criteria=("one_to_one", "fbmp_b0.5"), metrics=("tapascore", "delta_stay"), n_boot=20)
+    res = evaluate(sae, data, cfg)
+    P = len(data.pairs.old)
+    pair_widths = [w for n, w in widths if n == 2 * P]
+    assert len(pair_widths) == 3 and max(pair_widths) < 512  # one encoding per model, matched columns only
+    Zp = encode_array(sae, np.concatenate([data.pairs.X_orig, data.pairs.X_edit]))
+    for criterion, k in (("one_to_one", 1), ("fbmp_b0.5", 3)):
+        t = tapascore(Zp[:P], Zp[P:], data.pairs.old, data.pairs.new, res.matchings["trained", criterion], k=k,
+                      labels_orig=data.pairs.labels_orig, n_boot=20, seed=cfg.seed, groups=data.groups).values()
+        for metric in ("tapascore", "delta_stay"):
+            assert res.value(metric, "trained", criterion) == t[metric]
+
+
 def test_held_out_is_the_held_out_function(planted):
     _, sae, data = planted
     cfg = EvalConfig(criteria=("fbmp_b0.5", "one_to_one"), held_out=True, metrics=("match_score",),

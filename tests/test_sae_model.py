@@ -157,6 +157,35 @@ def test_encode_array_is_chunking_invariant():
                                atol=1e-6)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["topk", "relu", "jumprelu", "batchtopk"]), st.lists(st.integers(0, 31), min_size=1,
+                                                                         max_size=40), st.integers(1, 50))
+def test_encode_array_columns_are_those_of_the_full_codes(family, columns, batch_size):
+    """``columns`` keeps those latents' codes (in the order and with the repeats given), chunk by chunk."""
+    sae = S.untrained(family, 8, 32, k=4 if family in ("topk", "batchtopk") else None)
+    X = _x(60, 8).numpy()
+    np.testing.assert_array_equal(S.encode_array(sae, X, batch_size=batch_size, columns=columns),
+                                  S.encode_array(sae, X, batch_size=batch_size)[:, columns])
+
+
+def test_encode_array_refuses_bad_columns():
+    sae = S.untrained("topk", 8, 32, k=4)
+    for columns, match in (([], "non-empty"), ([[1, 2]], "1-D"), ([0.5], "dtype"), ([32], r"\[0, 32\)"),
+                           ([-1], r"\[0, 32\)")):
+        with pytest.raises(ConfigError, match=match):
+            S.encode_array(sae, np.zeros((3, 8), np.float32), columns=columns)
+
+
+@pytest.mark.parametrize("dict_size, k", [(50, 6), (6, 6)])
+def test_random_codes_do_not_depend_on_their_score_blocks(monkeypatch, dict_size, k):
+    rc = S.random_codes(d=8, dict_size=dict_size, k=k, seed=3)
+    X = _x(40, 8).numpy()
+    Z = S.encode_array(rc, X)
+    monkeypatch.setattr(S.RandomCodes, "SCORE_BYTES", 8 * dict_size * 3)  # three rows' scores at a time
+    np.testing.assert_array_equal(S.encode_array(rc, X), Z)
+    assert ((Z > 0).sum(1) == min(k, dict_size)).all()
+
+
 def test_random_codes_are_a_function_of_row_content_only():
     rc = S.random_codes(d=8, dict_size=50, k=6, seed=3)
     X = _x(40, 8).numpy()

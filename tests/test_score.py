@@ -73,6 +73,15 @@ def test_scorecard_shows_the_papers_numbers_for_the_same_sae(scored):
     assert "<h2>The paper&#x27;s batchtopk SAE with 256 latents</h2>" in to_html(card)
 
 
+def test_parameters_go_where_they_mean_something():
+    """``batch_size`` is the SAE's encoding batch, ``embed_batch_size`` the image encoder's; ``seed`` and
+    ``device`` set the benchmark's and the evaluation's alike."""
+    pipe, ev = split_parameters({"batch_size": 512, "embed_batch_size": 32, "seed": 3, "device": "cpu",
+                                 "n_pairs": 60, "n_boot": 20})
+    assert pipe == {"embed_batch_size": 32, "seed": 3, "device": "cpu", "n_pairs": 60}
+    assert ev == {"batch_size": 512, "seed": 3, "device": "cpu", "n_boot": 20}
+
+
 def test_bad_input_is_refused_before_anything_is_written(sae_folder, cache, tmp_path):
     with pytest.raises(ConfigError, match="n_pair"):
         split_parameters({"n_pair": 3})

@@ -63,6 +63,8 @@ class RandomCodes(SAE):
     The weights (a random untrained TopK SAE) exist only so that the module speaks the SAE protocol.
     """
 
+    SCORE_BYTES = 2**26  # bytes of uint64 scores drawn at once
+
     def __init__(self, d: int, dict_size: int, k: int = 32, seed: int = 0):
         super().__init__(SAEConfig(family="topk", d=d, dict_size=dict_size, k=k), seed=seed)
         self.seed = int(seed)
@@ -76,14 +78,20 @@ class RandomCodes(SAE):
             return _mix(per_value.sum(1, dtype=np.uint64) ^ _mix(np.uint64(self.seed) * _M2 + np.uint64(2)))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Codes ``float[N, D]`` of ``x: float[N, d]``, a function of each row's bytes only."""
+        """Codes ``float[N, D]`` of ``x: float[N, d]``, a function of each row's bytes only (the uint64 scores
+        are drawn for ``SCORE_BYTES`` of rows at a time, so a large batch does not multiply its memory)."""
         self._check_input(x)
         n, D, k = x.shape[0], self.config.dict_size, self.config.k
-        with np.errstate(over="ignore"):
-            scores = _mix(self.row_keys(x)[:, None] ^ (np.arange(D, dtype=np.uint64)[None, :] * _GOLD))
-        idx = np.argpartition(scores, k - 1, axis=1)[:, :k] if k < D else np.broadcast_to(np.arange(D), (n, D))
-        mags = (_mix(np.take_along_axis(scores, idx, axis=1)) >> np.uint64(11)).astype(np.float64)
-        mags = ((mags + 1.0) / 2.0**53).astype(np.float32)
+        keys, latent = self.row_keys(x), np.arange(D, dtype=np.uint64) * _GOLD
+        idx, mags = np.empty((n, min(k, D)), dtype=np.int64), np.empty((n, min(k, D)), dtype=np.float32)
+        step = max(1, self.SCORE_BYTES // (8 * D))
+        for r0 in range(0, n, step):
+            with np.errstate(over="ignore"):
+                scores = _mix(keys[r0:r0 + step, None] ^ latent[None, :])
+            top = (np.argpartition(scores, k - 1, axis=1)[:, :k] if k < D
+                   else np.broadcast_to(np.arange(D), scores.shape))
+            m = (_mix(np.take_along_axis(scores, top, axis=1)) >> np.uint64(11)).astype(np.float64)
+            idx[r0:r0 + step], mags[r0:r0 + step] = top, ((m + 1.0) / 2.0**53).astype(np.float32)
         z = torch.zeros(n, D, dtype=x.dtype, device=x.device)
         return z.scatter_(1, torch.as_tensor(np.ascontiguousarray(idx), device=x.device),
                           torch.as_tensor(mags, device=x.device, dtype=x.dtype))

@@ -8,13 +8,14 @@ written and read by :mod:`kit.sae.checkpoint` (``kit.sae.save``, ``kit.sae.load`
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from kit.arrays import check_matrix, check_positive_int, resolve_device
-from kit.errors import DataError
+from kit.errors import ConfigError, DataError
 from kit.sae import families as fam
 from kit.sae.config import SAEConfig
 
@@ -126,8 +127,10 @@ class SAE(nn.Module):
         return f"family={c.family}, d={c.d}, dict_size={c.dict_size}, k={c.k}"
 
 
-def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: str, what: str) -> np.ndarray:
-    """Apply ``fn(module, x)`` to ``X`` in chunks of ``batch_size`` rows; float32 numpy out."""
+def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: str, what: str,
+                 columns: np.ndarray | None = None) -> np.ndarray:
+    """Apply ``fn(module, x)`` to ``X`` in chunks of ``batch_size`` rows; float32 numpy out (only ``columns`` of
+    each chunk's result, taken where it was computed, when given)."""
     check_positive_int(f"{what}: batch_size", batch_size)
     D, d = (int(n) for n in module.W_dec.shape)
     name, in_width, whose = ("X", d, f"the SAE's input width d={d}") if what == "encode_array" else (
@@ -137,24 +140,43 @@ def _apply_array(module: nn.Module, fn, X, width: int, batch_size: int, device: 
     param = next(module.parameters(), None)
     orig = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    cols = None if columns is None else _columns(columns, width, what)
     module.to(dev)
-    out = np.empty((X.shape[0], width), dtype=np.float32)
+    out = np.empty((X.shape[0], width if cols is None else cols.size), dtype=np.float32)
+    keep = None if cols is None else torch.as_tensor(cols, device=dev)
     try:
         with torch.no_grad():
             for s in range(0, X.shape[0], batch_size):
                 xb = torch.as_tensor(np.ascontiguousarray(X[s:s + batch_size]), dtype=dtype, device=dev)
-                out[s:s + batch_size] = fn(module, xb).float().cpu().numpy()
+                yb = fn(module, xb)
+                out[s:s + batch_size] = (yb if keep is None else yb[:, keep]).float().cpu().numpy()
     finally:
         module.to(orig)
     return out
 
 
-def encode_array(sae: nn.Module, X, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
-    """Codes ``float32[N, D]`` of ``X: float[N, d]`` (numpy or tensor), computed in chunks.
+def _columns(columns: Any, width: int, what: str) -> np.ndarray:
+    """``columns`` as int64[U], each in [0, width); ConfigError naming the parameter otherwise."""
+    cols = np.asarray(columns)
+    if cols.ndim != 1 or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer):
+        raise ConfigError(f"{what}: columns must be a non-empty 1-D array of latent indices, got shape "
+                          f"{cols.shape} and dtype {cols.dtype}")
+    if cols.min() < 0 or cols.max() >= width:
+        raise ConfigError(f"{what}: columns must lie in [0, {width}), got {int(cols.min())}..{int(cols.max())}")
+    return cols.astype(np.int64)
 
-    Any module with ``encode`` and ``W_dec: [D, d]`` works (the kit's SAE protocol). ``X`` must be finite: a NaN
-    or inf raises a DataError naming its row and column (it would otherwise spread into the codes)."""
-    return _apply_array(sae, lambda m, xb: m.encode(xb), X, sae.W_dec.shape[0], batch_size, device, "encode_array")
+
+def encode_array(sae: nn.Module, X, batch_size: int = 4096, device: str = "auto",
+                 columns: Any = None) -> np.ndarray:
+    """Codes ``float32[N, D]`` of ``X: float[N, d]`` (numpy or tensor), computed in chunks of ``batch_size`` rows
+    (a chunk's codes, ``batch_size × D`` floats, are what encoding holds at once beside the result).
+
+    columns: int[U] — only these latents' codes, ``float32[N, U]``, taken from each chunk on its device (the
+    codes of matched latents without the N × D matrix). Any module with ``encode`` and ``W_dec: [D, d]`` works
+    (the kit's SAE protocol). ``X`` must be finite: a NaN or inf raises a DataError naming its row and column
+    (it would otherwise spread into the codes)."""
+    return _apply_array(sae, lambda m, xb: m.encode(xb), X, sae.W_dec.shape[0], batch_size, device, "encode_array",
+                        columns)
 
 
 def decode_array(sae: nn.Module, Z, batch_size: int = 4096, device: str = "auto") -> np.ndarray:
