@@ -11,6 +11,17 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(autouse=True)
+def _global_generators_seeded():
+    """A test that draws from torch's or numpy's global generator draws the same numbers whichever tests ran
+    before it in its worker (a test's outcome never depends on the order of the suite)."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
