@@ -95,7 +95,7 @@ def _dense_above_as_sparse(Z: Any, threshold: float) -> sp.csr_array:
         else:
             where = first_non_finite(block, step)
             if where is not None:
-                raise DataError(f"codes Z hold a non-finite value (NaN or inf) at row {r0 + where[0]}, "
+                raise DataError(f"codes Z holds a non-finite value (NaN or inf) at row {r0 + where[0]}, "
                                 f"column {where[1]}")
             pos = true_positions(np.ascontiguousarray(block > threshold).reshape(-1))
             rows.append(pos // d + r0)
