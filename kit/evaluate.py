@@ -7,7 +7,8 @@
 
 :func:`evaluate` builds the baselines that match the SAE (:func:`build_baselines`: its untrained twin and
 random codes of the same d, D, k, family and input preprocessing), encodes the annotated images and the
-pairs once per model, and runs every requested metric (:data:`kit.results.METRICS`) on each model:
+pairs once per model (the pairs only for the latents its matchings hold; the images' firing patterns sparse),
+and runs every requested metric (:data:`kit.results.METRICS`) on each model:
 
 - ``match_score`` per matching criterion (``one_to_one`` at budget 1, ``fbmp_b<β>`` and ``nnomp`` at
   ``budget``), with a bootstrap interval over concepts; same-split by default (the paper), held-out on request;
