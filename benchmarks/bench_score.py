@@ -5,9 +5,10 @@ Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_score.py`` (``--quick
 
 1. ``kit score`` as a whole process on the offline default benchmark (toy-synCUB, 2,000 pairs, 3,000 images,
    embeddings already cached) with a TopK SAE of D = 4,096 latents, for ``--metrics paper`` and ``--metrics all``.
-2. ``evaluate`` (paper metrics, both baselines) against the same work done by calling the stage functions
-   directly — encode each model, match each criterion, TAPAScore each matching, bootstrap each number — in the
-   same process: the ratio is evaluate's overhead.
+2. ``evaluate`` (paper metrics, both baselines) against the same numbers got by calling the stage functions
+   directly the plain way — encode each model, match each criterion on dense firing patterns, TAPAScore each
+   matching on the pairs' full codes, bootstrap each number — in the same process: above 1 the ratio is
+   evaluate's overhead; below 1, what its sparse patterns and matched-column pair codes save.
 3. evaluate's matching stage alone (every model's binary criteria on its codes): with each model's firing patterns
    prepared once (``LatentCounts``, as evaluate does) against binarised and prepared again per criterion.
 """
@@ -52,7 +53,8 @@ def matching_stage(codes: list, Y, cfg: EvalConfig, shared: bool) -> None:
 
 
 def direct(sae, data: EvalData, cfg: EvalConfig) -> None:
-    """The floor: what evaluate computes for the paper's metrics, as bare calls of the stage functions."""
+    """What evaluate computes for the paper's metrics, as bare calls of the stage functions (dense firing
+    patterns, the pairs' full codes)."""
     models = {"trained": sae, **build_baselines(sae, cfg.baselines, seed=0, l0=8.0)}
     P = data.pairs.X_orig.shape[0]
     pairs_X = np.concatenate([data.pairs.X_orig, data.pairs.X_edit])
