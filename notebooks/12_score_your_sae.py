@@ -215,8 +215,8 @@ display(Markdown(" ".join(text)))
 # Only MATCHScore, ΔMATCHScore, TAPAScore and Δ_stay remain, for each criterion and role
 # ({data}`kit.results.PAPER_METRICS`); the baseline metrics (probes, CKNNA, absorption, …) are what takes most of the
 # time of `--metrics all`. `benchmarks/bench_score.py` times both: on the project's 2-core CPU machine, with the
-# offline benchmark's embeddings cached and a TopK SAE of 4,096 {term}`latents <latent>`, 20 s with the paper's metrics against
-# 115 s with all of them (the measurement quoted in the README).
+# offline benchmark's embeddings cached and a TopK SAE of 4,096 {term}`latents <latent>`, 11 s with the paper's metrics against
+# 27 s with all of them (the measurement quoted in the README).
 # ```
 #
 # **2.** Point `--encoder` at an encoder whose embeddings have another width than the SAE's input (for example

@@ -205,9 +205,9 @@ def test_12_exercise_1_paper_metrics():
 
     assert PAPER_METRICS == ("match_score", "delta_match_score", "tapascore", "delta_stay")
     readme = (ROOT / "README.md").read_text()
-    assert "20 s with the paper's metrics" in readme and "115 s with `--metrics all`" in readme
+    assert "11 s with the paper's metrics" in readme and "27 s with `--metrics all`" in readme
     says("12_score_your_sae", 1, "Only MATCHScore, ΔMATCHScore, TAPAScore and Δ_stay remain",
-         "20 s with the paper's metrics against 115 s with all of them")
+         "11 s with the paper's metrics against 27 s with all of them")
 
 
 def test_12_exercise_2_another_width(tmp_path):
