@@ -23,6 +23,26 @@ def _global_generators_seeded():
 
 
 @pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One cache folder for all workers, so notebooks share rendered benchmarks and trained models."""
+    path = tmp_path_factory.getbasetemp().parent / "kit-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, request) -> Path:
+    """The folder ``kit book --profile smoke`` builds into, one for all workers of this test session (under
+    xdist the workers' temporary folders share a parent made for the session; without it, the session's own).
+    The notebook tests execute into its ``notebooks/`` with the book's parameters, so each smoke execution
+    serves both the notebook's test and the book (the runner skips an up-to-date executed notebook)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if hasattr(request.config, "workerinput") else base) / "smoke-book"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
 

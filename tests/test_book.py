@@ -8,6 +8,7 @@ Chromium is Debian's (installed by `make test`); playwright drives it. Without a
 skipped, except under CI where they fail.
 """
 
+import fcntl
 import os
 import re
 import shutil
@@ -32,13 +33,17 @@ def _toc_files():
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    cache = tmp_path_factory.getbasetemp().parent / "kit-cache"
-    r = subprocess.run([sys.executable, "-m", "kit", "book", "--profile", "smoke", "--out", str(out),
-                        "--cache-dir", str(cache)], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-    return out / "html"
+def book(smoke_book, shared_cache):
+    """`kit book --profile smoke`, built once per test session by whichever worker needs it first (the folder is
+    the session's, see conftest; the lock keeps a second worker from building beside the first). The notebooks
+    the notebook tests executed there are up to date for it, and the other way round."""
+    with open(smoke_book / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (smoke_book / "html" / "index.html").is_file():
+            r = subprocess.run([sys.executable, "-m", "kit", "book", "--profile", "smoke", "--out", str(smoke_book),
+                                "--cache-dir", str(shared_cache)], cwd=ROOT, capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return smoke_book / "html"
 
 
 def test_every_toc_entry_is_a_page_with_executed_outputs(book):

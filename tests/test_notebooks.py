@@ -54,26 +54,18 @@ def test_first_code_cell_holds_the_parameters(name):
     assert "smoke" in first.source
 
 
-@pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory):
-    """One cache folder for all workers, so notebooks share rendered benchmarks and trained models."""
-    path = tmp_path_factory.getbasetemp().parent / "kit-cache"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_with_smoke_parameters(name, tmp_path, shared_cache):
+def test_notebook_runs_with_smoke_parameters(name, smoke_book, shared_cache):
     from kit.runner import execute, load_params, plan
 
     steps = plan(load_params(ROOT / "params" / "smoke.yaml"), ROOT, only=[name])
-    [out] = execute(steps, tmp_path, shared_cache, log=lambda *_: None)
+    [out] = execute(steps, smoke_book / "notebooks", shared_cache, log=lambda *_: None)  # as `kit book` does
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert any(c.outputs for c in nb.cells if c.cell_type == "code"), "the executed notebook shows no output"
-    problems = page_noise(nb, [tmp_path, shared_cache, ROOT, tempfile.gettempdir()])
+    problems = page_noise(nb, [smoke_book, shared_cache, ROOT, tempfile.gettempdir()])
     assert not problems, f"{name}: what a reader would see in the outputs:\n" + "\n".join(problems)
 
 
