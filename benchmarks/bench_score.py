@@ -28,6 +28,7 @@ import numpy as np
 from kit import matching as km
 from kit.evaluate import EvalConfig, EvalData, build_baselines, evaluate
 from kit.pipeline import PipelineConfig, prepare, train_cached
+from kit.results import parse_criterion
 from kit.sae import encode_array, save
 from kit.stats import bootstrap_mean_ci
 from kit.tapas import tapascore
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def match(Y, B, criterion: str, cfg: EvalConfig):
     """(the matching of one binary criterion on ``B`` — firing patterns or their LatentCounts —, its β or None)."""
-    beta = None if criterion == "one_to_one" else float(criterion.removeprefix("fbmp_b"))
+    _, beta = parse_criterion(criterion)
     if beta is None:
         return km.one_to_one(Y, B, device=cfg.device), beta
     return km.fbmp(Y, B, beta=beta, max_size=cfg.max_size, device=cfg.device), beta

@@ -89,7 +89,8 @@ class EvalConfig:
     held-out split, and the baselines of an SAE whose own seed is unknown); batch_size, device: encoding (a
     batch's codes, ``batch_size × D`` floats, and the SAE's intermediates are what encoding holds at once:
     lower it for a large dictionary; the annotated images' codes are kept whole, the pairs' only for the
-    matched latents); the remaining fields: each baseline metric's own settings (their ``device`` follows ``device`` unless set).
+    matched latents); the remaining fields: each baseline metric's own settings (their ``device`` follows
+    ``device`` unless set).
     """
 
     criteria: tuple[str, ...] = ("one_to_one", "fbmp_b1", "fbmp_b0.5", "fbmp_b0.25")
@@ -644,7 +645,7 @@ class _Run:
         cfg, data = self.cfg, self.data
         budget = {c: cfg.tapas_budget or _criterion_budget(c, cfg) for c in cfg.criteria}
         cut = {c: self.matchings[role, c].budgeted(budget[c]) for c in cfg.criteria}
-        used = np.unique([0, *(j for coalitions in cut.values() for x in coalitions for j in x)])
+        used = np.unique([0, *(j for coalitions in cut.values() for x in coalitions for j in x)])  # 0: never empty
         Zp = encode_array(tapas_model, self.pairs_X, cfg.batch_size, cfg.device, columns=used)
         P, out = len(data.pairs.old), []
         for criterion in cfg.criteria:

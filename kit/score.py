@@ -32,8 +32,11 @@ from kit.results import METRICS
 from kit.sae import load_any
 from kit.scorecard import scorecard_tables, to_html, to_markdown
 
-PIPELINE_FIELDS = ("n_pairs", "n_images", "coco_split", "revision", "embed_batch_size")
-SHARED_FIELDS = ("seed", "device")  # the benchmark's and the evaluation's alike
+# -p settings of the benchmark: PipelineConfig's fields but those with their own options; a name both configs
+# have (seed, device) sets both
+PIPELINE_FIELDS = tuple(f.name for f in dataclasses.fields(PipelineConfig)
+                        if f.name not in ("benchmark", "encoder", "concepts_dir"))
+SHARED_FIELDS = tuple(sorted(set(PIPELINE_FIELDS) & {f.name for f in dataclasses.fields(EvalConfig)}))
 FORMATS = ("auto", "kit", "saelens", "dictionary_learning")
 
 

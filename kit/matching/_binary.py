@@ -120,6 +120,14 @@ def _canonical(M: Any, name: str) -> sp.csr_array:
     return csr
 
 
+def _stored_where(csr: sp.csr_array, fire: np.ndarray) -> sp.csr_array:
+    """csr_array of bool holding the stored entries of ``csr`` where ``fire: bool[nnz]`` (the rest dropped by
+    scipy's ``eliminate_zeros``, which keeps the canonical order)."""
+    B = sp.csr_array((fire, csr.indices, csr.indptr), shape=csr.shape)
+    B.eliminate_zeros()
+    return B
+
+
 def _entry(csr: sp.csr_array, k: int) -> tuple[int, int]:
     """(row, column) of stored entry ``k``."""
     return int(np.searchsorted(csr.indptr, k, side="right") - 1), int(csr.indices[k])
@@ -132,9 +140,7 @@ def _sparse_above(Z: Any, threshold: float, name: str = "codes Z") -> sp.csr_arr
         raise ConfigError(f"binarize: threshold {threshold} < 0 would make every entry the sparse codes do not "
                           f"store fire; use a threshold ≥ 0 or dense codes")
     csr = _canonical(Z, name)
-    fire = csr.data > threshold
-    rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
-    return _csr(csr.shape, rows[fire], csr.indices[fire])
+    return _stored_where(csr, csr.data > threshold)
 
 
 def as_labels(Y: Any, n: int | None = None, name: str = "Y") -> np.ndarray:
@@ -161,9 +167,7 @@ def as_firing(B: Any, name: str = "B") -> Any:
                 r, c = _entry(csr, k)
                 raise DataError(f"firing pattern {name} must be binary (0/1); row {r}, column {c} holds "
                                 f"{csr.data[k]!r} (pass codes through kit.matching.binarize first)")
-        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
-        fire = csr.data != 0
-        return _csr(csr.shape, rows[fire], csr.indices[fire])
+        return _stored_where(csr, csr.data != 0)
     a = to_numpy(B)
     if a.dtype != bool and np.issubdtype(a.dtype, np.floating):
         check_codes(f"firing pattern {name}", a)
