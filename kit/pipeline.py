@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from kit import data, embed, sae
-from kit.arrays import to_numpy
+from kit.arrays import check_positive_int, to_numpy
 from kit.data.render import RENDER_VERSION
 from kit.errors import ConfigError, DataError
 from kit.io import atomic_path, content_hash, remove_stale
@@ -61,6 +61,7 @@ class PipelineConfig:
             raise ConfigError(f"benchmark={self.benchmark!r} is neither one of {sorted(known)} nor a folder")
         if self.benchmark in TOY and min(self.n_pairs, self.n_images) < 1:
             raise ConfigError("n_pairs and n_images must be ≥ 1")
+        check_positive_int("PipelineConfig.embed_batch_size", self.embed_batch_size)
 
 
 @dataclass(frozen=True, eq=False)

@@ -80,6 +80,8 @@ def test_parameters_go_where_they_mean_something():
                                  "n_pairs": 60, "n_boot": 20})
     assert pipe == {"embed_batch_size": 32, "seed": 3, "device": "cpu", "n_pairs": 60}
     assert ev == {"batch_size": 512, "seed": 3, "device": "cpu", "n_boot": 20}
+    with pytest.raises(ConfigError, match="embed_batch_size"):
+        PipelineConfig(embed_batch_size=0)
 
 
 def test_bad_input_is_refused_before_anything_is_written(sae_folder, cache, tmp_path):
